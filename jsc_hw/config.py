@@ -1,0 +1,240 @@
+"""Typed, frozen configuration: what one training run is, and what a sweep of them is.
+
+YAML is read only here (``load_sweep``) and turned into these dataclasses at once; an unknown key or a value
+of the wrong type is rejected with a message naming the key.  ``TrialConfig`` is saved next to every result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataSpec:
+    path: str | None = None  #: file or folder of a JSC release; None = the embedded default dataset
+    format: str | None = None  #: reader name (see jsc_hw.loaders.READERS); None = guess from the suffix
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    split_seed: int = 0  #: seeds the train/val/test partition (independent of the training seeds)
+    max_rows: int | None = None  #: use a seeded subset of this many rows (quick studies, tests)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSpec:
+    arch: str = "jsc_tiny"  #: a key of jsc_hw.nets.ARCHITECTURES
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuantSpec:
+    """Fixed-point (power-of-two scale) quantisation, which hls4ml maps to exact ap_fixed types.
+
+    Weights: per-tensor scale 2**ceil(log2(max|w| / 2**(bits-1))), narrow signed range.
+    Activations and input: constant formats, signed ``fixed<bits, int_bits>`` / unsigned ``ufixed<bits, int_bits>``.
+    """
+
+    enabled: bool = True  #: False = plain float network
+    weight_bits: int = 8
+    act_bits: int = 8
+    act_int_bits: int = 3  #: integer bits of activation formats (ReLU outputs: ufixed<act_bits, act_int_bits>)
+    input_bits: int = 8
+    input_int_bits: int = 3  #: standardised inputs: fixed<input_bits, input_int_bits> (sign included)
+    bias_bits: int = 16  #: bias scale = input scale x weight scale (Brevitas Int16Bias)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainSpec:
+    epochs: int = 10
+    batch_size: int = 256
+    lr: float = 1e-3
+    seed: int = 0  #: repeat k of a sweep trains with seed + k
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrialConfig:
+    name: str = "trial"
+    data: DataSpec = field(default_factory=DataSpec)
+    model: ModelSpec = field(default_factory=ModelSpec)
+    quant: QuantSpec = field(default_factory=QuantSpec)
+    train: TrainSpec = field(default_factory=TrainSpec)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweepSpec:
+    name: str
+    base: TrialConfig
+    trials: tuple[TrialConfig, ...]  #: expanded from `grid` or from the explicit `trials` list
+    repeats: int = 1
+    #: dotted keys that vary between trials, in spec order (the axes of the plots)
+    varied: tuple[str, ...] = ()
+
+
+def _check(value: Any, tp: Any, key: str) -> Any:
+    """Validate ``value`` against a type annotation; ints are accepted for floats."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in typing.get_args(tp):
+            return None
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _check(value, inner[0], key)
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise ValueError(f"{key}: must be a finite number, got {value!r}")
+        return float(value)
+    if tp is float and isinstance(value, str):  # YAML 1.1 reads "1e-5" as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if isinstance(tp, type) and isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
+        return value
+    raise ValueError(f"{key}: expected {getattr(tp, '__name__', tp)}, got {value!r}")
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def from_dict(cls: type, data: Mapping[str, Any] | None, prefix: str = "") -> Any:
+    """Build dataclass ``cls`` from nested dicts; unknown keys and bad types raise ValueError naming the key."""
+    data = dict(data or {})
+    hints = _hints(cls)
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(prefix + k for k in unknown)}; allowed: {sorted(names)}")
+    kwargs = {}
+    for name, value in data.items():
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            if not isinstance(value, Mapping):
+                raise ValueError(f"{prefix}{name}: expected a mapping, got {value!r}")
+            kwargs[name] = from_dict(tp, value, f"{prefix}{name}.")
+        else:
+            kwargs[name] = _check(value, tp, prefix + name)
+    obj = cls(**kwargs)
+    validate(obj, prefix)
+    return obj
+
+
+def validate(obj: Any, prefix: str = "") -> None:
+    """Range checks that types alone cannot express."""
+    if isinstance(obj, DataSpec):
+        if not (0 < obj.val_fraction < 1 and 0 < obj.test_fraction < 1 and obj.val_fraction + obj.test_fraction < 1):
+            raise ValueError(f"{prefix}val_fraction/test_fraction: each in (0,1) and their sum below 1")
+    elif isinstance(obj, QuantSpec):
+        for k in ("weight_bits", "act_bits", "input_bits", "bias_bits"):
+            if not 2 <= getattr(obj, k) <= 32:
+                raise ValueError(f"{prefix}{k}: must lie in 2..32, got {getattr(obj, k)}")
+    elif isinstance(obj, TrainSpec):
+        if obj.epochs < 1 or obj.batch_size < 1:
+            raise ValueError(f"{prefix}epochs and {prefix}batch_size must be at least 1")
+        if not obj.lr > 0:
+            raise ValueError(f"{prefix}lr: must be positive, got {obj.lr}")
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    return dataclasses.asdict(obj)
+
+
+def set_dotted(cfg: TrialConfig, key: str, value: Any) -> TrialConfig:
+    """Return ``cfg`` with one dotted key (``train.lr``) replaced, type-checked like YAML input."""
+    if key == "name":
+        return replace(cfg, name=_check(value, str, key))
+    section, _, leaf = key.partition(".")
+    if section not in _hints(TrialConfig) or section == "name" or not leaf:
+        raise ValueError(f"unknown key {key!r}: use section.field, sections {['data', 'model', 'quant', 'train']}")
+    part = getattr(cfg, section)
+    updated = from_dict(type(part), {**to_dict(part), leaf: value}, f"{section}.")
+    return replace(cfg, **{section: updated})
+
+
+def apply_overrides(cfg: TrialConfig, overrides: Mapping[str, Any]) -> TrialConfig:
+    for key, value in overrides.items():
+        cfg = set_dotted(cfg, key, value)
+    return cfg
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", text).strip("_")
+
+
+def sweep_from_dict(raw: Mapping[str, Any]) -> SweepSpec:
+    allowed = {"name", "base", "grid", "trials", "repeats"}
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise ValueError(f"unknown top-level key(s) {unknown}; allowed: {sorted(allowed)}")
+    if "grid" in raw and "trials" in raw:
+        raise ValueError("give either 'grid' or 'trials', not both")
+    name = _check(raw.get("name", "sweep"), str, "name")
+    repeats = _check(raw.get("repeats", 1), int, "repeats")
+    if repeats < 1:
+        raise ValueError("repeats: must be at least 1")
+    base = from_dict(TrialConfig, raw.get("base"), "base.")
+    trials: list[TrialConfig] = []
+    varied: list[str] = []
+    if "grid" in raw:
+        grid = raw["grid"] or {}
+        if not isinstance(grid, Mapping) or not all(isinstance(v, list) and v for v in grid.values()):
+            raise ValueError("grid: a mapping of dotted keys to non-empty lists")
+        varied = list(grid)
+        combos: list[dict[str, Any]] = [{}]
+        for key, values in grid.items():
+            combos = [{**c, key: v} for c in combos for v in values]
+        for combo in combos:
+            label = ",".join(f"{k.split('.')[-1]}={v}" for k, v in combo.items()) or "base"
+            trials.append(apply_overrides(replace(base, name=_slug(label)), combo))
+    else:
+        entries = raw.get("trials") or [{"name": base.name}]
+        if not isinstance(entries, list):
+            raise ValueError("trials: a list of mappings {name: ..., dotted.key: value}")
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, Mapping):
+                raise ValueError(f"trials[{i}]: expected a mapping, got {entry!r}")
+            entry = dict(entry)
+            label = _check(entry.pop("name", f"trial{i + 1}"), str, f"trials[{i}].name")
+            try:
+                trials.append(apply_overrides(replace(base, name=_slug(label)), entry))
+            except ValueError as exc:
+                raise ValueError(f"trials[{i}] ({label}): {exc}") from None
+            varied += [k for k in entry if k not in varied]
+    names = [t.name for t in trials]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"trial names must be unique; repeated: {dupes}")
+    return SweepSpec(name=_slug(name), base=base, trials=tuple(trials), repeats=repeats, varied=tuple(varied))
+
+
+def load_sweep(path: str | Path) -> SweepSpec:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: sweep spec not found")
+    raw = yaml.safe_load(path.read_text())
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{path}: a sweep spec is a YAML mapping with keys name, base, grid|trials, repeats")
+    try:
+        return sweep_from_dict(raw)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def dump_yaml(obj: Any) -> str:
+    return yaml.safe_dump(obj if isinstance(obj, dict) else to_dict(obj), sort_keys=False)
+
+
+def trial_from_yaml(text: str) -> TrialConfig:
+    return from_dict(TrialConfig, yaml.safe_load(text))

@@ -1,0 +1,216 @@
+"""Layers with a leading *repeat* axis, so R independently initialised models train as one.
+
+Activations flow as ``(B, R, ...)`` tensors together with their quantisation scale (``Act``), which biases
+need (bias scale = input scale x weight scale).  Every layer can produce its *twin*: the Brevitas (or plain
+torch) module holding repeat ``r``'s parameters, which computes the same forward values and is what gets
+exported.  Each repeat draws its initial weights from its own generator, so a repeat's result does not depend
+on which other repeats it was trained with.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import brevitas.nn as qnn
+import torch
+import torch.nn.functional as F
+from brevitas.quant_tensor import QuantTensor
+from torch import nn
+
+from jsc_hw import quant
+from jsc_hw.config import QuantSpec
+
+
+class Act(NamedTuple):
+    x: torch.Tensor  #: (B, R, ...)
+    scale: float | None  #: LSB of x when it lies on a fixed-point grid, else None
+
+
+def plain(x: torch.Tensor | QuantTensor) -> torch.Tensor:
+    return x.value if isinstance(x, QuantTensor) else x
+
+
+class Layer(nn.Module):
+    def reset(self, gens: list[torch.Generator]) -> None:
+        """(Re-)initialise parameters, repeat r from gens[r]."""
+
+    def twin(self, r: int) -> nn.Module:
+        raise NotImplementedError
+
+
+class QuantAct(Layer):
+    """Activation quantiser ``[u]fixed<bits, int_bits>``; unsigned = ReLU + quantiser (QuantReLU)."""
+
+    def __init__(self, bits: int, int_bits: int, signed: bool, enabled: bool = True) -> None:
+        super().__init__()
+        self.bits, self.int_bits, self.signed, self.enabled = bits, int_bits, signed, enabled
+
+    def forward(self, a: Act) -> Act:
+        x = a.x if self.signed else torch.relu(a.x)
+        if not self.enabled:
+            return Act(x, None)
+        return Act(quant.fake_act(x, self.bits, self.int_bits, self.signed), quant.act_scale(self.bits, self.int_bits))
+
+    def twin(self, r: int) -> nn.Module:
+        if not self.enabled:
+            return nn.Identity() if self.signed else nn.ReLU()
+        kw = quant.brevitas_act_quant(self.bits, self.int_bits, self.signed)
+        cls = qnn.QuantIdentity if self.signed else qnn.QuantReLU
+        return cls(**kw, return_quant_tensor=True)
+
+
+def input_quant(q: QuantSpec) -> QuantAct:
+    return QuantAct(q.input_bits, q.input_int_bits, signed=True, enabled=q.enabled)
+
+
+def relu(q: QuantSpec) -> QuantAct:
+    return QuantAct(q.act_bits, q.act_int_bits, signed=False, enabled=q.enabled)
+
+
+class BatchNorm(Layer):
+    """BatchNorm1d over features (B, R, C), computed by torch's own kernel on (B, R*C)."""
+
+    def __init__(self, channels: int, repeats: int) -> None:
+        super().__init__()
+        self.c, self.r = channels, repeats
+        self.weight = nn.Parameter(torch.ones(repeats, channels))
+        self.bias = nn.Parameter(torch.zeros(repeats, channels))
+        self.register_buffer("running_mean", torch.zeros(repeats, channels))
+        self.register_buffer("running_var", torch.ones(repeats, channels))
+
+    def forward(self, a: Act) -> Act:
+        b = a.x.shape[0]
+        y = F.batch_norm(a.x.reshape(b, -1), self.running_mean.view(-1), self.running_var.view(-1),
+                         self.weight.view(-1), self.bias.view(-1), self.training, 0.1, 1e-5)
+        return Act(y.view(b, self.r, self.c), None)
+
+    def twin(self, r: int) -> nn.Module:
+        bn = nn.BatchNorm1d(self.c)
+        with torch.no_grad():
+            bn.weight.copy_(self.weight[r]), bn.bias.copy_(self.bias[r])
+            bn.running_mean.copy_(self.running_mean[r]), bn.running_var.copy_(self.running_var[r])
+        return bn
+
+
+class _Weighted(Layer):
+    """Shared parts of Linear and Conv1d: (R, out, ...) weights, (R, out) bias, torch's default init."""
+
+    def __init__(self, weight_shape: tuple[int, ...], repeats: int, q: QuantSpec) -> None:
+        super().__init__()
+        self.q = q
+        self.weight = nn.Parameter(torch.empty(repeats, *weight_shape))
+        self.bias = nn.Parameter(torch.empty(repeats, weight_shape[0]))
+        self.fan_in = math.prod(weight_shape[1:])
+
+    def reset(self, gens: list[torch.Generator]) -> None:
+        bound = 1.0 / math.sqrt(self.fan_in)  # = kaiming_uniform(a=sqrt(5)), torch's Linear/Conv default
+        with torch.no_grad():
+            for r, g in enumerate(gens):
+                self.weight[r].uniform_(-bound, bound, generator=g)
+                self.bias[r].uniform_(-bound, bound, generator=g)
+
+    def quantised(self, in_scale: float | None) -> tuple[torch.Tensor, torch.Tensor, float | None]:
+        if not self.q.enabled:
+            return self.weight, self.bias, None
+        if in_scale is None:
+            raise ValueError(f"{type(self).__name__}: a quantised layer needs a quantised input")
+        w, w_scale = quant.fake_weight(self.weight, self.q.weight_bits)
+        b_scale = (w_scale * in_scale).view(-1, 1)
+        return w, quant.fake_bias(self.bias, b_scale, self.q.bias_bits), None
+
+    def _load(self, module: nn.Module, r: int) -> nn.Module:
+        with torch.no_grad():
+            module.weight.copy_(self.weight[r]), module.bias.copy_(self.bias[r])
+        return module
+
+    def _twin_kwargs(self) -> dict:
+        if not self.q.enabled:
+            return {}
+        return {**quant.brevitas_weight_quant(self.q.weight_bits), **quant.brevitas_bias_quant(self.q.bias_bits),
+                "return_quant_tensor": True}
+
+
+class Linear(_Weighted):
+    def __init__(self, n_in: int, n_out: int, repeats: int, q: QuantSpec) -> None:
+        super().__init__((n_out, n_in), repeats, q)
+
+    def forward(self, a: Act) -> Act:
+        w, b, scale = self.quantised(a.scale)
+        return Act(torch.einsum("bri,roi->bro", a.x, w) + b, scale)
+
+    def twin(self, r: int) -> nn.Module:
+        n_out, n_in = self.weight.shape[1:]
+        cls = qnn.QuantLinear if self.q.enabled else nn.Linear
+        return self._load(cls(n_in, n_out, bias=True, **self._twin_kwargs()), r)
+
+
+class Conv1d(_Weighted):
+    """Conv1d on (B, R, C, L), run as one grouped convolution over R*C channels."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, padding: int, repeats: int, q: QuantSpec) -> None:
+        super().__init__((c_out, c_in, kernel), repeats, q)
+        self.padding = padding
+
+    def forward(self, a: Act) -> Act:
+        w, b, scale = self.quantised(a.scale)
+        bsz, r, c, length = a.x.shape
+        y = F.conv1d(a.x.reshape(bsz, r * c, length), w.reshape(-1, *w.shape[2:]), b.reshape(-1),
+                     padding=self.padding, groups=r)
+        return Act(y.view(bsz, r, -1, y.shape[-1]), scale)
+
+    def twin(self, r: int) -> nn.Module:
+        c_out, c_in, k = self.weight.shape[1:]
+        cls = qnn.QuantConv1d if self.q.enabled else nn.Conv1d
+        return self._load(cls(c_in, c_out, k, padding=self.padding, bias=True, **self._twin_kwargs()), r)
+
+
+class Flatten(Layer):
+    def forward(self, a: Act) -> Act:
+        return Act(a.x.flatten(2), a.scale)
+
+    def twin(self, r: int) -> nn.Module:
+        return nn.Flatten()
+
+
+class _ResidualTwin(nn.Module):
+    def __init__(self, body: nn.Module, post: nn.Module) -> None:
+        super().__init__()
+        self.body, self.post = body, post
+
+    def forward(self, x):
+        # Brevitas refuses QuantTensor + QuantTensor with different scales; both are on power-of-two grids,
+        # so adding the dequantised values is exact (and hls4ml's fixed-point Merge infers the same sum).
+        return self.post(plain(self.body(x)) + plain(x))
+
+
+class Residual(Layer):
+    """``post(body(x) + x)``; the body should end in a requantiser so the sum lies on a fixed-point grid."""
+
+    def __init__(self, body: list[Layer], post: Layer) -> None:
+        super().__init__()
+        self.body, self.post = nn.ModuleList(body), post
+
+    def reset(self, gens: list[torch.Generator]) -> None:
+        for layer in (*self.body, self.post):
+            layer.reset(gens)
+
+    def forward(self, a: Act) -> Act:
+        z = a
+        for layer in self.body:
+            z = layer(z)
+        return self.post(Act(z.x + a.x, None))
+
+    def twin(self, r: int) -> nn.Module:
+        return _ResidualTwin(nn.Sequential(*(m.twin(r) for m in self.body)), self.post.twin(r))
+
+
+class TwinNet(nn.Module):
+    """Repeat r of a batched network as an ordinary (Brevitas) model taking (N, *input_shape)."""
+
+    def __init__(self, layers: list[nn.Module]) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return plain(self.layers(x))

@@ -1,0 +1,105 @@
+"""The model zoo.  Adding a model = one builder function + one line in ``ARCHITECTURES``.
+
+A builder takes the quantisation spec and the number of repeats and returns the layer list and the input
+shape of one sample.  ``tests/test_nets.py`` runs over the whole table (parameter counts, twin equality).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from jsc_hw.config import QuantSpec, TrialConfig
+from jsc_hw.layers import Act, BatchNorm, Conv1d, Flatten, Layer, Linear, QuantAct, Residual, TwinNet
+from jsc_hw.layers import input_quant, relu
+from jsc_hw.schema import N_CLASSES, N_FEATURES
+
+
+@dataclass(frozen=True)
+class Arch:
+    layers: list[Layer]
+    input_shape: tuple[int, ...]  #: shape of one sample as the exported model takes it
+
+
+Builder = Callable[[QuantSpec, int], Arch]
+
+
+def jsc_tiny(q: QuantSpec, repeats: int) -> Arch:
+    """BatchNorm1d(16) -> ReLU -> Linear(16,5) -> ReLU: 117 parameters (the course lab's JSC-Tiny)."""
+    return Arch([input_quant(q), BatchNorm(N_FEATURES, repeats), relu(q), Linear(N_FEATURES, N_CLASSES, repeats, q),
+                 relu(q)], (N_FEATURES,))
+
+
+def jsc_rs1923(q: QuantSpec, repeats: int) -> Arch:
+    """Conv1d 1-8-16, a residual block of two 16-channel convs, Linear(256,5): 3,285 parameters."""
+    def conv(c_in: int, c_out: int) -> Conv1d:
+        return Conv1d(c_in, c_out, 3, 1, repeats, q)
+
+    # the block's sum needs one more (signed) bit than the ReLU outputs it is added to
+    requant = QuantAct(q.act_bits + 1, q.act_int_bits + 1, signed=True, enabled=q.enabled)
+    block = Residual([conv(16, 16), relu(q), conv(16, 16), requant], post=relu(q))
+    return Arch([input_quant(q), conv(1, 8), relu(q), conv(8, 16), relu(q), block, Flatten(),
+                 Linear(16 * N_FEATURES, N_CLASSES, repeats, q), relu(q)], (1, N_FEATURES))
+
+
+def mlp_64_32_32(q: QuantSpec, repeats: int) -> Arch:
+    """The hls4ml tutorial's reference MLP 16-64-32-32-5 (ReLU; softmax left to the loss): 4,389 parameters."""
+    widths = (N_FEATURES, 64, 32, 32)
+    layers: list[Layer] = [input_quant(q)]
+    for n_in, n_out in zip(widths, widths[1:]):
+        layers += [Linear(n_in, n_out, repeats, q), relu(q)]
+    return Arch(layers + [Linear(widths[-1], N_CLASSES, repeats, q)], (N_FEATURES,))
+
+
+ARCHITECTURES: dict[str, Builder] = {
+    "jsc_tiny": jsc_tiny,
+    "jsc_rs1923": jsc_rs1923,
+    "mlp_64_32_32": mlp_64_32_32,
+}
+
+
+class BatchedNet(nn.Module):
+    """R independent copies of one architecture; forward maps (B, R, 16) features to (B, R, 5) logits."""
+
+    def __init__(self, arch: str, q: QuantSpec, seeds: Sequence[int]) -> None:
+        super().__init__()
+        if arch not in ARCHITECTURES:
+            raise ValueError(f"unknown model.arch {arch!r}; available: {sorted(ARCHITECTURES)}")
+        built = ARCHITECTURES[arch](q, len(seeds))
+        self.arch, self.quant, self.seeds = arch, q, tuple(seeds)
+        self.input_shape = built.input_shape
+        self.layers = nn.ModuleList(built.layers)
+        gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+        for layer in self.layers:
+            layer.reset(gens)
+
+    @property
+    def repeats(self) -> int:
+        return len(self.seeds)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = Act(x.view(x.shape[0], x.shape[1], *self.input_shape), None)
+        for layer in self.layers:
+            a = layer(a)
+        return a.x
+
+    def twin(self, r: int = 0) -> TwinNet:
+        """Repeat r as a standalone Brevitas model (eval mode) with the same forward values."""
+        return TwinNet([layer.twin(r) for layer in self.layers]).eval()
+
+    def repeat_state(self, r: int) -> dict[str, torch.Tensor]:
+        """Repeat r's parameters and buffers, loadable into a BatchedNet with one seed."""
+        return {k: v[r:r + 1].clone() for k, v in self.state_dict().items()}
+
+
+def build(cfg: TrialConfig, seeds: Sequence[int]) -> BatchedNet:
+    return BatchedNet(cfg.model.arch, cfg.quant, seeds)
+
+
+def n_parameters(arch: str) -> int:
+    """Learnable parameters of one (float) model."""
+    net = BatchedNet(arch, QuantSpec(enabled=False), [0])
+    return sum(p.numel() for p in net.parameters())

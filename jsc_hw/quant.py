@@ -1,0 +1,78 @@
+"""Fixed-point quantisers: the only module that imports ``brevitas.quant``.
+
+Each format has two faces that compute the same forward values, bit for bit:
+* a Brevitas quantiser (used by the exportable model, the one that goes to QONNX and hls4ml), and
+* a plain-torch fake-quantiser with the same rounding (half to even), clamping and straight-through gradient,
+  used by the fast trainer, which trains several repeats at once as one batched model.
+``tests/test_layers.py`` checks the two faces against each other.
+
+Scales are powers of two, so every quantised tensor is an ap_fixed type in hls4ml (no ApplyAlpha layers):
+weights ``fixed<b, i>`` with ``i`` from the weight statistics; activations/input constant formats.
+"""
+
+from __future__ import annotations
+
+import torch
+from brevitas.inject.enum import ScalingImplType
+from brevitas.quant import Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint, Int16Bias
+from brevitas.quant import Uint8ActPerTensorFixedPoint
+
+
+# ---- Brevitas face -------------------------------------------------------------------------------------
+def brevitas_weight_quant(bits: int) -> dict:
+    """kwargs for QuantLinear/QuantConv1d weights: per-tensor PoT scale from max|w| (narrow signed range)."""
+    return {"weight_quant": Int8WeightPerTensorFixedPoint, "weight_bit_width": bits}
+
+
+def brevitas_bias_quant(bits: int) -> dict:
+    """kwargs for biases: scale = input scale x weight scale, ``bits`` signed."""
+    return {"bias_quant": Int16Bias, "bias_bit_width": bits}
+
+
+def brevitas_act_quant(bits: int, int_bits: int, signed: bool) -> dict:
+    """kwargs for QuantIdentity/QuantReLU: constant format ``[u]fixed<bits, int_bits>``."""
+    base = Int8ActPerTensorFixedPoint if signed else Uint8ActPerTensorFixedPoint
+    # Brevitas divides a constant range by 2**(bits-1) (signed) or 2**bits (unsigned) for PoT formats
+    threshold = 2.0 ** (int_bits - 1) if signed else 2.0 ** int_bits
+    quant = base.let(scaling_impl_type=ScalingImplType.CONST, scaling_init=threshold)
+    return {"act_quant": quant, "bit_width": bits}
+
+
+# ---- torch face (same forward values) -------------------------------------------------------------------
+def _round_ste(x: torch.Tensor) -> torch.Tensor:
+    return x + (torch.round(x) - x).detach()  # torch.round = round half to even, as Brevitas
+
+
+def _ceil_ste(x: torch.Tensor) -> torch.Tensor:
+    return x + (torch.ceil(x) - x).detach()
+
+
+def act_scale(bits: int, int_bits: int) -> float:
+    """LSB of ``fixed<bits, int_bits>`` (signed: sign bit counted in int_bits) or ``ufixed<bits, int_bits>``."""
+    return 2.0 ** (int_bits - bits)
+
+
+def fake_act(x: torch.Tensor, bits: int, int_bits: int, signed: bool) -> torch.Tensor:
+    scale = act_scale(bits, int_bits)
+    lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2 ** bits - 1)
+    return torch.clamp(_round_ste(x / scale), lo, hi) * scale
+
+
+def weight_scale(w: torch.Tensor, bits: int) -> torch.Tensor:
+    """Per-repeat PoT scale of a weight tensor with a leading repeat axis: shape (R, 1, ..., 1)."""
+    maxabs = w.abs().flatten(1).amax(dim=1).clamp_min(1e-10)
+    scale = 2.0 ** _ceil_ste(torch.log2(maxabs / 2.0 ** (bits - 1)))
+    return scale.view(-1, *([1] * (w.dim() - 1)))
+
+
+def fake_weight(w: torch.Tensor, bits: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Quantised weights (leading repeat axis) and their per-repeat scale."""
+    scale = weight_scale(w, bits)
+    hi = 2 ** (bits - 1) - 1
+    return torch.clamp(_round_ste(w / scale), -hi, hi) * scale, scale
+
+
+def fake_bias(b: torch.Tensor, scale: torch.Tensor, bits: int) -> torch.Tensor:
+    """Bias (R, out) on the grid ``scale`` (R, 1): input scale x weight scale."""
+    lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    return torch.clamp(_round_ste(b / scale), lo, hi) * scale
