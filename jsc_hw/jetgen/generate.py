@@ -148,16 +148,28 @@ def generate(n_jets: int, out: Path, s: GenSettings, workers: int = 1) -> Path:
 
 
 def assemble(out: Path, n_jets: int, s: GenSettings) -> Path:
-    """Concatenate the chunks in plan order into ``out/jets.npz`` (features = COLUMNS, float32)."""
-    feats, labels, counters = [], [], {"n_events": 0, "n_outside_window": 0, "n_undefined": 0, "cpu_s": 0.0}
+    """Concatenate the chunks in plan order into ``out/jets.npz``: the 16 features (float32), ``label`` (int8),
+    ``chunk`` (int32 chunk index of each row) and ``meta`` (JSON: settings, versions, counters)."""
+    feats, labels, chunk_ids = [], [], []
+    counters = {"n_events": 0, "n_outside_window": 0, "n_undefined": 0, "cpu_s": 0.0}
     for c in plan(n_jets, s.chunk_jets):
         with np.load(out / "chunks" / f"{c.name}.npz") as d:
-            feats.append(d["features"][: c.n_jets])
+            feats.append(d["features"][: c.n_jets, FEATURE_COLS])
             labels.append(d["label"][: c.n_jets])
+            chunk_ids.append(np.full(c.n_jets, c.index, np.int32))
             for k in counters:
                 counters[k] += d[k].item()
     target = out / "jets.npz"
-    np.savez_compressed(target, features=np.concatenate(feats).astype(np.float32), names=np.array(COLUMNS),
-                        label=np.concatenate(labels), meta=np.array(json.dumps(
-                            {"settings": s.to_json(), "n_jets": n_jets, **counters})))
+    meta = {"settings": s.to_json(), "n_jets": n_jets, "versions": versions(), **counters}
+    np.savez_compressed(target, features=np.concatenate(feats).astype(np.float32), names=np.array(FEATURES),
+                        label=np.concatenate(labels), chunk=np.concatenate(chunk_ids), meta=np.array(json.dumps(meta)))
     return target
+
+
+def versions() -> dict[str, str]:
+    import fastjet
+
+    from jsc_hw.jetgen.pythia import version
+
+    return {"pythia8": version(), "fastjet_wheel": fastjet.__version__, "fjcontrib": "1.105 (in the fastjet wheel)",
+            "numpy": np.__version__, "feature_backend": load_backend("auto").name}
