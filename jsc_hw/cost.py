@@ -1,0 +1,105 @@
+"""Analytic hardware cost of an architecture x quantisation: what the sweep puts beside every accuracy.
+
+No synthesis, no training: the network is built once (random weights) and run on one dummy sample with
+hooks that record, for every Linear/Conv1d, its fan-in ``n``, its number of outputs ``m`` (channels x
+positions) and the bit widths of its input activations and weights.  From those:
+
+* MACs = sum m * n
+* BOPs (bit operations, Hawks et al. 2021, "Ps and Qs", Front. AI 4:676564, eq. 1, with no pruning)
+  = sum m * n * (b_a * b_w + b_a + b_w + log2 n), with log2 n rounded up (accumulator growth bits).
+  BatchNorm, ReLU and requantisers are not counted, as in that paper.
+* weight / bias storage bits.  A float network (``quant.enabled: false``) counts 32-bit weights/activations.
+
+``estimate(cfg)`` returns one flat frozen ``Cost`` (ints only, so it drops straight into records and CSV);
+``layer_costs(cfg)`` gives the per-layer breakdown.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+
+from jsc_hw.config import QuantSpec, TrialConfig
+from jsc_hw.layers import Act, Conv1d, Linear, QuantAct
+from jsc_hw.nets import BatchedNet
+
+FLOAT_BITS = 32
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    name: str  #: module path inside BatchedNet, e.g. "layers.3"
+    kind: str  #: "Linear" or "Conv1d"
+    fan_in: int  #: n: inputs summed per output (c_in x kernel for a convolution)
+    outputs: int  #: m: output values per inference (c_out x positions)
+    act_bits: int  #: b_a: bit width of the input activations
+    weight_bits: int  #: b_w
+    weights: int
+    biases: int
+
+    @property
+    def macs(self) -> int:
+        return self.outputs * self.fan_in
+
+    @property
+    def bops(self) -> int:
+        growth = math.ceil(math.log2(self.fan_in)) if self.fan_in > 1 else 0
+        return self.macs * (self.act_bits * self.weight_bits + self.act_bits + self.weight_bits + growth)
+
+
+@dataclass(frozen=True)
+class Cost:
+    bops: int  #: bit operations per inference (see module docstring)
+    macs: int  #: multiply-accumulates per inference
+    params: int  #: learnable parameters, BatchNorm included
+    weight_bits_total: int  #: weights x weight bits (Linear/Conv1d kernels)
+    bias_bits_total: int  #: biases x bias bits
+
+
+def _bits(q: QuantSpec) -> tuple[int, int, int]:
+    if not q.enabled:
+        return FLOAT_BITS, FLOAT_BITS, FLOAT_BITS
+    return q.weight_bits, q.bias_bits, q.input_bits
+
+
+@lru_cache(maxsize=256)
+def _layer_costs(arch: str, q: QuantSpec) -> tuple[tuple[LayerCost, ...], int]:
+    net = BatchedNet(arch, q, [0]).eval()
+    w_bits, _, in_bits = _bits(q)
+    state = {"act_bits": in_bits}
+    out: list[LayerCost] = []
+    names = {m: n for n, m in net.named_modules()}
+
+    def on_act(module: QuantAct, _inp: tuple, _out: Act) -> None:
+        state["act_bits"] = module.bits if q.enabled else FLOAT_BITS
+
+    def on_weighted(module: Linear | Conv1d, inp: tuple[Act], res: Act) -> None:
+        fan_in = math.prod(module.weight.shape[2:])
+        outputs = math.prod(res.x.shape[2:])
+        out.append(LayerCost(names[module], type(module).__name__, fan_in, outputs, state["act_bits"], w_bits,
+                             module.weight[0].numel(), module.bias[0].numel()))
+
+    hooks = [m.register_forward_hook(on_act) for m in net.modules() if isinstance(m, QuantAct)]
+    hooks += [m.register_forward_hook(on_weighted) for m in net.modules() if isinstance(m, (Linear, Conv1d))]
+    with torch.no_grad():
+        net(torch.zeros(1, 1, *net.input_shape))
+    for h in hooks:
+        h.remove()
+    params = sum(p[0].numel() for p in net.parameters())
+    return tuple(out), params
+
+
+def layer_costs(cfg: TrialConfig) -> tuple[LayerCost, ...]:
+    return _layer_costs(cfg.model.arch, cfg.quant)[0]
+
+
+def estimate(cfg: TrialConfig) -> Cost:
+    """BOPs, MACs, parameters and storage bits of ``cfg``'s model (independent of the trained weights)."""
+    layers, params = _layer_costs(cfg.model.arch, cfg.quant)
+    w_bits, b_bits, _ = _bits(cfg.quant)
+    return Cost(bops=sum(c.bops for c in layers), macs=sum(c.macs for c in layers), params=params,
+                weight_bits_total=sum(c.weights for c in layers) * w_bits,
+                bias_bits_total=sum(c.biases for c in layers) * b_bits)

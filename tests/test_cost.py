@@ -1,0 +1,60 @@
+"""Analytic cost: BOPs/MACs/storage computed by hand from the layer shapes."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import pytest
+
+from jsc_hw import cost
+from jsc_hw.config import ModelSpec, QuantSpec, TrialConfig
+from jsc_hw.nets import n_parameters
+
+
+def cfg(arch: str, **q) -> TrialConfig:
+    return TrialConfig(model=ModelSpec(arch=arch), quant=QuantSpec(**q))
+
+
+def test_jsc_tiny_by_hand() -> None:
+    # one Linear(16,5) fed by ReLU outputs (act_bits): m=5, n=16, log2 16 = 4
+    c = cost.estimate(cfg("jsc_tiny"))
+    assert c == cost.Cost(bops=5 * 16 * (8 * 8 + 8 + 8 + 4), macs=80, params=117,
+                          weight_bits_total=80 * 8, bias_bits_total=5 * 16)
+    assert c.bops == 6720
+    c4 = cost.estimate(cfg("jsc_tiny", weight_bits=4, act_bits=4, input_bits=4))
+    assert c4.bops == 80 * (4 * 4 + 4 + 4 + 4) == 2240
+    assert c4.weight_bits_total == 320
+    # mixed: BOPs use the *activation* width feeding the layer, not the input width
+    assert cost.estimate(cfg("jsc_tiny", weight_bits=3, act_bits=6, input_bits=8)).bops == 80 * (18 + 6 + 3 + 4)
+
+
+def test_float_counts_32_bits() -> None:
+    c = cost.estimate(cfg("jsc_tiny", enabled=False))
+    assert c.bops == 80 * (32 * 32 + 64 + 4)
+    assert c.weight_bits_total == 80 * 32 and c.bias_bits_total == 5 * 32
+
+
+def test_rs1923_by_hand() -> None:
+    layers = cost.layer_costs(cfg("jsc_rs1923"))
+    assert [(l.kind, l.fan_in, l.outputs, l.act_bits) for l in layers] == [
+        ("Conv1d", 3, 128, 8), ("Conv1d", 24, 256, 8), ("Conv1d", 48, 256, 8), ("Conv1d", 48, 256, 8),
+        ("Linear", 256, 5, 8)]
+    expected = 384 * (80 + 2) + 6144 * (80 + 5) + 2 * 12288 * (80 + 6) + 1280 * (80 + 8)
+    c = cost.estimate(cfg("jsc_rs1923"))
+    assert c.bops == expected == 2_779_904
+    assert c.macs == 32_384 and c.params == 3285
+    # the first conv sees the *input* format
+    assert cost.layer_costs(cfg("jsc_rs1923", input_bits=6))[0].act_bits == 6
+
+
+def test_mlp_by_hand_and_table_ready() -> None:
+    c = cost.estimate(cfg("mlp_64_32_32"))
+    assert c.bops == 1024 * 84 + 2048 * 86 + 1024 * 85 + 160 * 85 == 362_784
+    assert c.params == n_parameters("mlp_64_32_32") == 4389
+    assert all(isinstance(v, int) for v in asdict(c).values())  # flat ints: records and CSV
+
+
+@pytest.mark.parametrize("arch", ["jsc_tiny", "jsc_rs1923", "mlp_64_32_32"])
+def test_fewer_bits_cost_less(arch: str) -> None:
+    hi, lo = cost.estimate(cfg(arch)), cost.estimate(cfg(arch, weight_bits=4, act_bits=4, input_bits=4))
+    assert lo.bops < hi.bops and lo.macs == hi.macs and lo.params == hi.params
