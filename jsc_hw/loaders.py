@@ -44,10 +44,12 @@ def _canon(name: str) -> str | None:
 def _labels(cols: Mapping[str, np.ndarray], path: Path) -> np.ndarray:
     lower = {k.strip().lower(): k for k in cols}
     if "class" in lower:
-        try:
-            return label_index(cols[lower["class"]])
-        except ValueError as exc:
-            raise ValueError(f"{path}: {exc}") from None
+        names = np.char.lower(np.char.strip(np.asarray(cols[lower["class"]]).astype(str)))
+        unknown = ~np.isin(names, CLASSES)
+        if unknown.any():
+            raise ValueError(f"{path}: {int(unknown.sum())} rows have unknown class labels "
+                             f"{sorted(set(names[unknown].tolist()))[:5]}; expected one of {CLASSES}")
+        return label_index(names)
     if all(h in lower for h in ONE_HOT):
         hot = np.stack([np.asarray(cols[lower[h]], dtype=np.float64) for h in ONE_HOT], 1)
         bad = np.flatnonzero(hot.sum(1) != 1) if hot.size else np.array([], int)

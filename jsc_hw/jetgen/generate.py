@@ -44,6 +44,15 @@ class GenSettings:
     pythia: PythiaSettings = field(default_factory=PythiaSettings)
     backend: str = "auto"
 
+    @classmethod
+    def from_json(cls, d: dict) -> GenSettings:
+        """Inverse of :meth:`to_json` (e.g. the ``settings`` of a data card's ``meta``)."""
+        py = d["pythia"]
+        pythia = PythiaSettings(sqrt_s=py["sqrt_s"], pthat=tuple(py["pthat"]), limit_tau0=py["limit_tau0"],
+                                extra=tuple(py["extra"]))
+        rest = {k: v for k, v in d.items() if k != "pythia"}
+        return cls(**rest | {"jet_pt_window": tuple(d["jet_pt_window"])}, pythia=pythia)
+
     def to_json(self) -> dict:
         d = asdict(self)
         d.pop("backend")  # results do not depend on it (backends agree to ~1e-13)
