@@ -196,8 +196,11 @@ def sweep_from_dict(raw: Mapping[str, Any]) -> SweepSpec:
         for key, values in grid.items():
             combos = [{**c, key: v} for c in combos for v in values]
         for combo in combos:
-            label = ",".join(f"{k.split('.')[-1]}={v}" for k, v in combo.items()) or "base"
-            trials.append(apply_overrides(replace(base, name=_slug(label)), combo))
+            label = ",".join(f"{k.split(',')[0].split('.')[-1]}={v}" for k, v in combo.items()) or "base"
+            # a key "a.b,c.d" ties several config keys to one value (e.g. all bit widths at once)
+            tied = {k: v for key, v in combo.items() for k in key.split(",")}
+            trials.append(apply_overrides(replace(base, name=_slug(label)), tied))
+        varied = [k.split(",")[0] for k in varied]
     else:
         entries = raw.get("trials") or [{"name": base.name}]
         if not isinstance(entries, list):

@@ -44,7 +44,7 @@ def label_index(labels: Sequence[str] | np.ndarray) -> np.ndarray:
     for i, n in enumerate(names.ravel()):
         k = n.strip().lower()
         if k not in lookup:
-            raise ValueError(f"unknown class label {n!r}: expected one of {CLASSES}")
+            raise ValueError(f"unknown class label {str(n)!r}: expected one of {CLASSES}")
         out.ravel()[i] = lookup[k]
     return out
 

@@ -1,0 +1,40 @@
+"""``jsc-hw sweep SPEC.yaml``: train every trial x repeat of a spec; a rerun trains only what is missing."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import yaml
+
+from jsc_hw.config import load_sweep
+from jsc_hw.sweep import EXECUTORS, run_sweep, with_overrides
+
+
+def parse_sets(items: list[str]) -> dict[str, object]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set {item!r}: expected key=value, e.g. --set train.epochs=5")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", type=Path, help="sweep spec (YAML): name, base, grid|trials, repeats")
+    p.add_argument("--out", type=Path, help="run folder (default: runs/<spec name>)")
+    p.add_argument("--workers", type=int, help="parallel worker processes (default: number of cores)")
+    p.add_argument("--executor", choices=sorted(EXECUTORS), default="local")
+    p.add_argument("--repeats", type=int, help="override the spec's number of repeats")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key in every trial, e.g. --set data.max_rows=20000 (repeatable)")
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = with_overrides(load_sweep(args.spec), parse_sets(args.sets), args.repeats)
+    run_dir = run_sweep(spec, args.out or Path("runs") / spec.name, workers=args.workers, executor=args.executor)
+    table = run_dir / "results.md"
+    print(table.read_text() if table.exists() else "no results")
+    print(f"results: {run_dir / 'results.csv'}  {table}\nplots:   {run_dir / 'plots'}/")
+    return 0

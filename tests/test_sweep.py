@@ -1,0 +1,78 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from jsc_hw.cli import main
+from jsc_hw.config import sweep_from_dict
+from jsc_hw.sweep import load_records, pending_jobs, run_sweep
+
+
+def spec_dict(data_path: Path, epochs: int = 2, repeats: int = 2) -> dict:
+    return {"name": "t", "repeats": repeats,
+            "base": {"data": {"path": str(data_path)}, "model": {"arch": "jsc_tiny"},
+                     "train": {"epochs": epochs, "batch_size": 64, "lr": 1e-2}},
+            "trials": [{"name": "a"}, {"name": "b", "train.batch_size": 128}, {"name": "c", "train.lr": 1e-3}]}
+
+
+def record_files(run_dir: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((run_dir / "records").glob("*.json"))}
+
+
+def test_sweep_writes_records_table_and_plots_and_reruns_train_nothing(synthetic_npz, tmp_path):
+    spec = sweep_from_dict(spec_dict(synthetic_npz))
+    run_dir = run_sweep(spec, tmp_path / "run", workers=2)
+    records = load_records(run_dir)
+    assert sorted((r["trial"], r["repeat"]) for r in records) == [(t, k) for t in "abc" for k in (0, 1)]
+    assert {r["seed"] for r in records} == {0, 1}
+    for r in records:
+        assert len(r["val_acc"]) == 2 and 0.2 < r["val_acc_last_epoch"] <= 1 and (run_dir / r["checkpoint"]).is_file()
+        assert r["cost"]["params"] == 117
+    a0 = [r for r in records if r["trial"] == "a" and r["repeat"] == 0][0]
+    assert a0["val_acc_last_epoch"] > 0.5
+    table = (run_dir / "results.md").read_text()
+    assert "| a |" in table and "val_acc_last_epoch_mean" in table
+    assert (run_dir / "results.csv").read_text().count("\n") == 4
+    assert (run_dir / "plots" / "val_acc_vs_batch_size.png").stat().st_size > 5000
+    assert (run_dir / "spec.resolved.yaml").is_file()
+    before = record_files(run_dir)
+    assert pending_jobs(spec, run_dir) == []
+    run_sweep(spec, run_dir, workers=2)
+    assert record_files(run_dir) == before
+
+
+def test_killed_sweep_resumes_without_losing_or_repeating(synthetic_npz, tmp_path):
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(spec_dict(synthetic_npz, epochs=25)))
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "jsc_hw.cli", "sweep", str(spec_path), "--out", str(run_dir), "--workers", "1"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while len(list((run_dir / "records").glob("*.json"))) < 2 and time.monotonic() < deadline:
+        assert proc.poll() is None, "the sweep finished before it could be interrupted"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # driver and its worker processes, mid-run
+    proc.wait()
+    survived = record_files(run_dir)
+    assert 2 <= len(survived) < 6
+    assert not list((run_dir / "records").glob(".*tmp"))  # no half-written record
+    subprocess.run(cmd, check=True, timeout=600, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    after = record_files(run_dir)
+    assert sorted(after) == sorted(f"{t}__r{k}.json" for t in "abc" for k in (0, 1))  # none lost, none duplicated
+    assert all(after[name] == content for name, content in survived.items())  # finished work was not redone
+    assert len({(json.loads(v)["trial"], json.loads(v)["repeat"]) for v in after.values()}) == 6
+
+
+def test_cli_rejects_a_bad_spec_naming_the_key(tmp_path, caplog):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"base": {"train": {"learning_rate": 0.1}}}))
+    assert main(["sweep", str(bad)]) == 2
+    assert "base.train.learning_rate" in caplog.text
+    assert main(["sweep", str(tmp_path / "missing.yaml")]) == 2
+    assert "not found" in caplog.text
