@@ -32,6 +32,7 @@ class DataSpec:
 @dataclass(frozen=True, kw_only=True)
 class ModelSpec:
     arch: str = "jsc_tiny"  #: a key of jsc_hw.nets.ARCHITECTURES
+    hidden: tuple[int, ...] = ()  #: hidden-layer widths of a parametrised arch ("mlp"); () = its default
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,6 +50,10 @@ class QuantSpec:
     input_bits: int = 8
     input_int_bits: int = 3  #: standardised inputs: fixed<input_bits, input_int_bits> (sign included)
     bias_bits: int = 16  #: bias scale = input scale x weight scale (Brevitas Int16Bias)
+    #: per-layer overrides, honoured by arch "mlp": weight bits of each Linear, act bits of each hidden ReLU;
+    #: () = weight_bits / act_bits everywhere
+    weight_bits_per_layer: tuple[int, ...] = ()
+    act_bits_per_layer: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,6 +91,10 @@ def _check(value: Any, tp: Any, key: str) -> Any:
             return None
         inner = [a for a in typing.get_args(tp) if a is not type(None)]
         return _check(value, inner[0], key)
+    if origin is tuple:  # tuple[int, ...]: a YAML list
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{key}: expected a list, got {value!r}")
+        return tuple(_check(v, typing.get_args(tp)[0], f"{key}[{i}]") for i, v in enumerate(value))
     if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         if not math.isfinite(value):
             raise ValueError(f"{key}: must be a finite number, got {value!r}")
@@ -140,6 +149,12 @@ def validate(obj: Any, prefix: str = "") -> None:
         for k in ("weight_bits", "act_bits", "input_bits", "bias_bits"):
             if not 2 <= getattr(obj, k) <= 32:
                 raise ValueError(f"{prefix}{k}: must lie in 2..32, got {getattr(obj, k)}")
+        for k in ("weight_bits_per_layer", "act_bits_per_layer"):
+            if not all(2 <= b <= 32 for b in getattr(obj, k)):
+                raise ValueError(f"{prefix}{k}: each must lie in 2..32, got {list(getattr(obj, k))}")
+    elif isinstance(obj, ModelSpec):
+        if not all(w >= 1 for w in obj.hidden):
+            raise ValueError(f"{prefix}hidden: widths must be at least 1, got {list(obj.hidden)}")
     elif isinstance(obj, TrainSpec):
         if obj.epochs < 1 or obj.batch_size < 1:
             raise ValueError(f"{prefix}epochs and {prefix}batch_size must be at least 1")

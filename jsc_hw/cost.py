@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import torch
 
-from jsc_hw.config import QuantSpec, TrialConfig
+from jsc_hw.config import ModelSpec, QuantSpec, TrialConfig
 from jsc_hw.layers import Act, Conv1d, Linear, QuantAct
 from jsc_hw.nets import BatchedNet
 
@@ -66,9 +66,9 @@ def _bits(q: QuantSpec) -> tuple[int, int, int]:
 
 
 @lru_cache(maxsize=256)
-def _layer_costs(arch: str, q: QuantSpec) -> tuple[tuple[LayerCost, ...], int]:
-    net = BatchedNet(arch, q, [0]).eval()
-    w_bits, _, in_bits = _bits(q)
+def _layer_costs(model: ModelSpec, q: QuantSpec) -> tuple[tuple[LayerCost, ...], int]:
+    net = BatchedNet(model.arch, q, [0], model.hidden).eval()
+    _, _, in_bits = _bits(q)
     state = {"act_bits": in_bits}
     out: list[LayerCost] = []
     names = {m: n for n, m in net.named_modules()}
@@ -79,6 +79,7 @@ def _layer_costs(arch: str, q: QuantSpec) -> tuple[tuple[LayerCost, ...], int]:
     def on_weighted(module: Linear | Conv1d, inp: tuple[Act], res: Act) -> None:
         fan_in = math.prod(module.weight.shape[2:])
         outputs = math.prod(res.x.shape[2:])
+        w_bits = _bits(module.q)[0]  # per layer: arch "mlp" may give each Linear its own width
         out.append(LayerCost(names[module], type(module).__name__, fan_in, outputs, state["act_bits"], w_bits,
                              module.weight[0].numel(), module.bias[0].numel()))
 
@@ -93,13 +94,13 @@ def _layer_costs(arch: str, q: QuantSpec) -> tuple[tuple[LayerCost, ...], int]:
 
 
 def layer_costs(cfg: TrialConfig) -> tuple[LayerCost, ...]:
-    return _layer_costs(cfg.model.arch, cfg.quant)[0]
+    return _layer_costs(cfg.model, cfg.quant)[0]
 
 
 def estimate(cfg: TrialConfig) -> Cost:
     """BOPs, MACs, parameters and storage bits of ``cfg``'s model (independent of the trained weights)."""
-    layers, params = _layer_costs(cfg.model.arch, cfg.quant)
-    w_bits, b_bits, _ = _bits(cfg.quant)
+    layers, params = _layer_costs(cfg.model, cfg.quant)
+    _, b_bits, _ = _bits(cfg.quant)
     return Cost(bops=sum(c.bops for c in layers), macs=sum(c.macs for c in layers), params=params,
-                weight_bits_total=sum(c.weights for c in layers) * w_bits,
+                weight_bits_total=sum(c.weights * c.weight_bits for c in layers),
                 bias_bits_total=sum(c.biases for c in layers) * b_bits)

@@ -7,7 +7,7 @@ shape of one sample.  ``tests/test_nets.py`` runs over the whole table (paramete
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -54,21 +54,41 @@ def mlp_64_32_32(q: QuantSpec, repeats: int) -> Arch:
     return Arch(layers + [Linear(widths[-1], N_CLASSES, repeats, q)], (N_FEATURES,))
 
 
+def mlp(q: QuantSpec, repeats: int, hidden: tuple[int, ...] = (32, 16)) -> Arch:
+    """16 -> hidden... -> 5 ReLU MLP with widths ``model.hidden`` and optional per-layer bit widths
+    (``quant.weight_bits_per_layer``: one per Linear; ``quant.act_bits_per_layer``: one per hidden ReLU)."""
+    widths = (N_FEATURES, *hidden, N_CLASSES)
+    w_bits = q.weight_bits_per_layer or (q.weight_bits,) * (len(widths) - 1)
+    a_bits = q.act_bits_per_layer or (q.act_bits,) * len(hidden)
+    if len(w_bits) != len(widths) - 1 or len(a_bits) != len(hidden):
+        raise ValueError(f"model.hidden {list(hidden)} needs {len(widths) - 1} quant.weight_bits_per_layer and "
+                         f"{len(hidden)} quant.act_bits_per_layer, got {list(w_bits)} and {list(a_bits)}")
+    layers: list[Layer] = [input_quant(q)]
+    for i, (n_in, n_out) in enumerate(zip(widths, widths[1:])):
+        layers.append(Linear(n_in, n_out, repeats, replace(q, weight_bits=w_bits[i])))
+        if i < len(hidden):
+            layers.append(relu(replace(q, act_bits=a_bits[i])))
+    return Arch(layers, (N_FEATURES,))
+
+
 ARCHITECTURES: dict[str, Builder] = {
     "jsc_tiny": jsc_tiny,
     "jsc_rs1923": jsc_rs1923,
     "mlp_64_32_32": mlp_64_32_32,
+    "mlp": mlp,  #: widths from model.hidden, per-layer bits from quant.*_per_layer
 }
 
 
 class BatchedNet(nn.Module):
     """R independent copies of one architecture; forward maps (B, R, 16) features to (B, R, 5) logits."""
 
-    def __init__(self, arch: str, q: QuantSpec, seeds: Sequence[int]) -> None:
+    def __init__(self, arch: str, q: QuantSpec, seeds: Sequence[int], hidden: tuple[int, ...] = ()) -> None:
         super().__init__()
         if arch not in ARCHITECTURES:
             raise ValueError(f"unknown model.arch {arch!r}; available: {sorted(ARCHITECTURES)}")
-        built = ARCHITECTURES[arch](q, len(seeds))
+        if hidden and arch != "mlp":
+            raise ValueError(f"model.hidden applies to arch 'mlp' only; remove it for {arch!r}")
+        built = ARCHITECTURES[arch](q, len(seeds), tuple(hidden)) if hidden else ARCHITECTURES[arch](q, len(seeds))
         self.arch, self.quant, self.seeds = arch, q, tuple(seeds)
         self.input_shape = built.input_shape
         self.layers = nn.ModuleList(built.layers)
@@ -96,7 +116,7 @@ class BatchedNet(nn.Module):
 
 
 def build(cfg: TrialConfig, seeds: Sequence[int]) -> BatchedNet:
-    return BatchedNet(cfg.model.arch, cfg.quant, seeds)
+    return BatchedNet(cfg.model.arch, cfg.quant, seeds, cfg.model.hidden)
 
 
 def n_parameters(arch: str) -> int:
