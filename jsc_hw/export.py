@@ -13,9 +13,11 @@ sub-passes one downstream move at a time, cancels transpose pairs after each, an
 
 from __future__ import annotations
 
+import json
 import logging
 import math
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,11 @@ import torch
 from torch import nn
 
 from jsc_hw import hls, verify
+from jsc_hw.config import TrialConfig, dump_yaml
+from jsc_hw.data import Scaler
 from jsc_hw.layers import plain
+from jsc_hw.nets import BatchedNet, build
+from jsc_hw.train import save_checkpoint
 from jsc_hw.verify import Agreement
 
 log = logging.getLogger(__name__)
@@ -238,6 +244,8 @@ def export_fpga(twin: nn.Module, input_shape: tuple[int, ...], x: np.ndarray, y:
     x_cl = channels_last(x, input_shape)
     tb_in, tb_out = out_dir / "testset_inputs.npy", out_dir / "testset_pytorch_outputs.npy"
     np.save(tb_in, x_cl.reshape(len(x_cl), -1)), np.save(tb_out, y_ref)  # hls4ml re-reads them on every write
+    if y is not None:
+        np.save(out_dir / "testset_labels.npy", np.asarray(y))
     hm = hls.convert(model, cfg, spec, out_dir, tb_in, tb_out)
     log.info("compiling the C-simulation library (g++) in %s", out_dir)
     compile_s = hls.compile_model(hm)
@@ -287,3 +295,61 @@ def project_readme(name: str, spec: hls.HlsSpec, a: Agreement) -> str:
             "`sh build_lib.sh` builds the same library `jsc-hw export --fpga` compiled and checked.\n\n"
             "## C-synthesis and Vivado synthesis (vendor tools, not run here)\n\n" + _BUILD[spec.backend] +
             "\nCo-simulation against `tb_data/` is `cosim 1` (Vitis) or `cosim=1` (Vivado HLS).\n")
+
+
+def reverify(project_dir: Path) -> Agreement:
+    """Rebuild an exported project from its files (after hand edits) and verify it again on its saved rows;
+    rewrites verification.json and VERIFICATION.md."""
+    project_dir = Path(project_dir)
+    report = project_dir / "verification.json"
+    if not report.is_file():
+        raise ExportError(f"{project_dir}: no verification.json; this folder was not written by jsc-hw export")
+    context = {k: v for k, v in json.loads(report.read_text()).items() if k not in Agreement.__dataclass_fields__}
+    context.pop("bit_exact", None)
+    hm = hls.link(project_dir)
+    context["compile_s"] = round(hls.compile_model(hm), 2)
+    x = np.load(project_dir / "testset_inputs.npy")
+    labels = project_dir / "testset_labels.npy"
+    shape = tuple(hm.get_input_variables()[0].shape)
+    agreement = verify.compare(np.load(project_dir / "testset_pytorch_outputs.npy"),
+                               hls.predict(hm, x.reshape(len(x), *shape)), verify.lsb_of(context["output_type"]),
+                               np.load(labels) if labels.is_file() else None)
+    verify.write(agreement, project_dir, {**context, "reverified": True})
+    return agreement
+
+
+# ---- float models and the models/ folder -----------------------------------------------------------------------
+def requantise(cfg: TrialConfig, net: BatchedNet) -> tuple[TrialConfig, BatchedNet]:
+    """Post-training quantisation of a float jsc-hw model: the same weights under the fixed-point quantisers of
+    ``cfg.quant`` with ``enabled=True`` (its bit widths).  Layers without parameters (quantisers) differ only."""
+    cfg = replace(cfg, quant=replace(cfg.quant, enabled=True))
+    out = build(cfg, net.seeds)
+    out.load_state_dict(net.state_dict())
+    return cfg, out.eval()
+
+
+def save_model(dest: Path, cfg: TrialConfig, net: BatchedNet, scaler: Scaler, metrics: dict, result: ExportResult,
+               card: dict) -> Path:
+    """A self-contained ``models/<name>/``: checkpoint, resolved config, QONNX file, verification, model card."""
+    dest.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(dest / "checkpoint.pt", cfg, net, 0, scaler, metrics)
+    (dest / "config.yaml").write_text(dump_yaml(cfg))
+    shutil.copyfile(result.qonnx, dest / "model.qonnx.onnx")
+    shutil.copyfile(result.out_dir / "verification.json", dest / "verification.json")
+    a, q = result.agreement, cfg.quant
+    lines = [f"# Model card: {dest.name}", "", f"- architecture: `{cfg.model.arch}`",
+             f"- bit widths: weights {q.weight_bits}, activations ufixed<{q.act_bits},{q.act_int_bits}>, input "
+             f"fixed<{q.input_bits},{q.input_int_bits}>, biases {q.bias_bits}" if q.enabled else "- float model",
+             *(f"- {k}: {v}" for k, v in card.items()),
+             f"- test accuracy (PyTorch / C-simulation, {a.rows_checked} rows): {100 * (a.acc_pytorch or 0):.2f} % / "
+             f"{100 * (a.acc_csim or 0):.2f} %",
+             f"- verification: {a.rows_bit_exact}/{a.rows_checked} rows bit-exact, argmax agreement "
+             f"{a.argmax_agreement:.4f}, max difference {a.max_diff_lsb:g} LSB",
+             f"- BatchNorm: {result.batchnorm['handling']}, proven exact on "
+             f"{result.batchnorm['values_exact']}/{result.batchnorm['values_checked']} (feature, input code) pairs"
+             if result.batchnorm else "- BatchNorm: none",
+             "", "Files: `checkpoint.pt` (jsc_hw.train.load_checkpoint), `config.yaml` (resolved TrialConfig), "
+             "`model.qonnx.onnx` (cleaned QONNX), `verification.json`.",
+             "", f"Export: `jsc-hw export --fpga models/{dest.name}`", ""]
+    (dest / "MODEL_CARD.md").write_text("\n".join(lines))
+    return dest

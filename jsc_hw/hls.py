@@ -9,7 +9,7 @@ Precisions are derived, not guessed:
 * a float BatchNormalization gets scale/bias with ``BN_FRAC_BITS`` fraction bits and a result type wide enough
   to hold ``x * scale + bias`` without any rounding (exactness is then proven per input code, see export.py).
 
-Known hls4ml 1.3.0 bugs are worked around in ``_workarounds`` only.
+Known hls4ml 1.3.0 bugs are worked around in ``_workarounds`` and ``_linkable`` only.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ import copy
 import io
 import logging
 import math
+import re
 import shutil
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,6 +110,26 @@ def _workarounds(model, formats: dict[str, QuantFormat], layers: dict[str, dict[
                 layers.setdefault(node.name, {}).setdefault("Precision", {})[key] = formats[prod.name].ap_type
 
 
+def _linkable(project_dir: Path) -> str:
+    """hls4ml 1.3.0 bugs met when re-linking a written project (``link_existing_project``):
+
+    * for ONNX models ``hls4ml_config.yml`` holds the qonnx ModelWrapper as a ``!!python/object`` tag, which
+      its yaml.safe_load cannot read: read such tags as None (as hls4ml itself does for ``!keras_model``);
+    * the ``Stamp`` in ``hls4ml_config.yml`` can differ from ``LIB_STAMP`` in ``build_lib.sh``, so the library it
+      loads is a stale one, and a library path already loaded in this process is never reloaded (dlopen caches
+      it): give the build a fresh stamp, remove the old libraries, and return the stamp for the config."""
+    import yaml
+
+    yaml.add_multi_constructor("tag:yaml.org,2002:python/object", lambda loader, suffix, node: None,
+                               Loader=yaml.SafeLoader)
+    stamp = uuid.uuid4().hex[:8]
+    script = project_dir / "build_lib.sh"
+    script.write_text(re.sub(r"^LIB_STAMP=.*$", f"LIB_STAMP={stamp}", script.read_text(), flags=re.M))
+    for old in (project_dir / "firmware").glob("*.so"):
+        old.unlink()
+    return stamp
+
+
 def config(model, formats: dict[str, QuantFormat], first: QuantFormat, spec: HlsSpec,
            trace: tuple[str, ...] = ()) -> dict[str, Any]:
     """The hls4ml config dict, every precision derived from the QONNX graph."""
@@ -161,6 +183,20 @@ def compile_model(hm) -> float:
         raise HlsError(f"hls4ml compile (g++ via build_lib.sh in {hm.config.get_output_dir()}) failed: "
                           f"{exc}") from exc
     return time.perf_counter() - start
+
+
+def link(project_dir: Path):
+    """An existing project as an hls4ml model that can only compile and predict (re-verify after hand edits)."""
+    import hls4ml
+
+    if not (project_dir / "hls4ml_config.yml").is_file():
+        raise HlsError(f"{project_dir}: not an hls4ml project (no hls4ml_config.yml); export one with "
+                       "`jsc-hw export --fpga`")
+    stamp = _linkable(project_dir)
+    hm = hls4ml.converters.link_existing_project(str(project_dir))
+    hm.config.config["Stamp"] = stamp
+    hm.config.config["OutputDir"] = str(project_dir.resolve())  # the yml names the folder it was written to
+    return hm
 
 
 def predict(hm, x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,112 @@
+"""``jsc-hw export --fpga MODEL_OR_RUN``: hls4ml project + QONNX + C-simulation verification against PyTorch.
+
+MODEL_OR_RUN is a checkpoint (``.pt``), a model folder (``models/<name>``, or just ``<name>``), or a sweep run
+folder (``runs/<sweep>``: its best trial by ``--metric`` is exported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from jsc_hw import export, hls
+from jsc_hw.data import load_splits
+from jsc_hw.select import METRICS, best_trial
+from jsc_hw.train import Checkpoint, load_checkpoint
+
+log = logging.getLogger(__name__)
+MODELS = Path("models")
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    checkpoint: Path
+    note: str  #: how it was chosen
+
+
+def resolve(target: str, metric: str) -> Source:
+    path = Path(target)
+    if not path.exists() and (MODELS / target).is_dir():
+        path = MODELS / target
+    if path.is_file():
+        return Source(path.stem, path, f"checkpoint {path}")
+    if (path / "records").is_dir():
+        c = best_trial(path, metric)
+        return Source(f"{path.name}_{c.trial}", c.checkpoint,
+                      f"best trial of {path} by {metric}: {c.trial} (mean {c.trial_mean:.4f} over {c.repeats} "
+                      f"repeats), repeat {c.repeat} ({c.value:.4f})")
+    if (path / "checkpoint.pt").is_file():
+        return Source(path.name, path / "checkpoint.pt", f"model folder {path}")
+    raise FileNotFoundError(f"{target}: not a checkpoint (.pt), a model folder (models/<name>/checkpoint.pt) or a "
+                            f"sweep run folder (runs/<sweep>/records); available models: "
+                            f"{sorted(p.name for p in MODELS.glob('*/checkpoint.pt')) if MODELS.is_dir() else []}")
+
+
+def test_rows(ckpt: Checkpoint, rows: int | None) -> tuple[np.ndarray, np.ndarray, str]:
+    """The checkpoint's own test split (same data spec, same split seed), checked against its saved scaler."""
+    splits = load_splits(ckpt.config.data)
+    if not np.allclose(splits.scaler.mean, ckpt.scaler.mean) or not np.allclose(splits.scaler.std, ckpt.scaler.std):
+        raise ValueError(f"{splits.source}: its training split is not the one this model was trained on (the "
+                         "standardisation differs); export with the model's own dataset (data.path in its config)")
+    n = len(splits.test.y) if rows is None else min(rows, len(splits.test.y))
+    return splits.test.x[:n], splits.test.y[:n], splits.source
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", metavar="MODEL_OR_RUN", help="checkpoint .pt, models/<name>, or runs/<sweep>")
+    p.add_argument("--fpga", action="store_true", required=True, help="export to an hls4ml FPGA project")
+    p.add_argument("--backend", choices=sorted(hls.BACKENDS), default="vitis")
+    p.add_argument("--io", choices=sorted(hls.IO_TYPES), default="parallel", help="io_parallel or io_stream")
+    p.add_argument("--part", default=hls.DEFAULT_PART, help=f"Xilinx part (default {hls.DEFAULT_PART})")
+    p.add_argument("--clock-ns", type=float, default=5.0, help="clock period in ns (default 5)")
+    p.add_argument("--strategy", choices=sorted(hls.STRATEGIES), default="latency")
+    p.add_argument("--reuse", type=int, default=1, help="reuse factor (default 1: fully parallel)")
+    p.add_argument("--out", type=Path, help="project folder (default hls_projects/<name>_<backend>_<io>)")
+    p.add_argument("--metric", choices=sorted(METRICS), default="val_acc_last_epoch",
+                   help="how the best trial of a run is chosen")
+    p.add_argument("--rows", type=int, help="verify on the first N test rows (default: the whole test split)")
+    p.add_argument("--requantise", action="store_true",
+                   help="a float model (quant.enabled=false): quantise its weights post-training to its config's "
+                        "fixed-point bit widths and export that (both accuracies are reported)")
+    p.add_argument("--save-model", type=Path, metavar="DIR",
+                   help="also write a self-contained model folder (e.g. models/<name>) with a model card")
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = hls.HlsSpec(args.backend, args.io, args.part, args.clock_ns, args.strategy, args.reuse)
+    src = resolve(args.target, args.metric)
+    ckpt = load_checkpoint(src.checkpoint)
+    cfg, net = ckpt.config, ckpt.net
+    x, y, source = test_rows(ckpt, args.rows)
+    context = {"model": src.name, "source": src.note, "data": source, "arch": cfg.model.arch}
+    if not cfg.quant.enabled:
+        if not args.requantise:
+            raise ValueError(f"{src.checkpoint}: a float model (quant.enabled=false) cannot be reproduced bit for bit "
+                             "in fixed point; retrain with quant.enabled=true, or pass --requantise to quantise its "
+                             f"weights post-training to weights {cfg.quant.weight_bits} / activations "
+                             f"{cfg.quant.act_bits} bits")
+        float_acc = float((export.forward(net.twin(), x, net.input_shape).argmax(1) == y).mean())
+        cfg, net = export.requantise(cfg, net)
+        context["requantised"] = f"post-training; float model test accuracy {100 * float_acc:.2f} %"
+    out = args.out or Path("hls_projects") / f"{src.name}_{args.backend}_{args.io}"
+    print(f"exporting {src.note}\n  -> {out} ({len(y)} test rows from {source})")
+    try:
+        result = export.export_fpga(net.twin(), net.input_shape, x, y, out, spec, context)
+    except (export.ExportError, hls.HlsError) as exc:
+        print(f"export failed: {exc}\nfiles written so far are kept in {out}")
+        return 1
+    print((out / "VERIFICATION.md").read_text())
+    print(f"project: {out}  (README.md: how to run C-synthesis and Vivado synthesis)")
+    if args.save_model:
+        card = {"data": source, "selected as": src.note, "validation accuracy (last epoch)":
+                ckpt.metrics.get("val_acc_last_epoch", "n/a"), "hls4ml": f"{spec.backend}, io_{spec.io}, "
+                f"{spec.part}, {spec.clock_ns:g} ns", **({"requantised": context["requantised"]}
+                                                        if "requantised" in context else {})}
+        dest = export.save_model(args.save_model, cfg, net, ckpt.scaler, ckpt.metrics, result, card)
+        print(f"model folder: {dest}")
+    return 0 if result.agreement.bit_exact else 3
