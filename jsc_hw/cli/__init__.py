@@ -15,6 +15,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("jsc_hw.cli.sweep", "train every trial x repeat of a sweep spec; resumable"),
     "data": ("jsc_hw.cli.data", "generate JSC jets (Pythia 8 + FastJet) or summarise a dataset"),
+    "export": ("jsc_hw.cli.export", "hls4ml project + QONNX of a model or a run's best trial, C-simulated vs PyTorch"),
 }
 
 
