@@ -1,10 +1,13 @@
 """Layers with a leading *repeat* axis, so R independently initialised models train as one.
 
 Activations flow as ``(B, R, ...)`` tensors together with their quantisation scale (``Act``), which biases
-need (bias scale = input scale x weight scale).  Every layer can produce its *twin*: the Brevitas (or plain
-torch) module holding repeat ``r``'s parameters, which computes the same forward values and is what gets
-exported.  Each repeat draws its initial weights from its own generator, so a repeat's result does not depend
-on which other repeats it was trained with.
+need (bias scale = input scale x weight scale).  Any memory layout works; the fast one, which the trainer
+feeds, is *feature-major*: ``(B, R, F)`` as a view of an ``(R, F, B)`` block (batch innermost), in which
+every layer is one gemm per repeat (``baddbmm``) or a vectorised elementwise kernel and needs no copies.
+
+Every layer can produce its *twin*: the Brevitas (or plain torch) module holding repeat ``r``'s parameters,
+which computes the same forward values and is what gets exported.  Each repeat draws its initial weights
+from its own generator, so a repeat's result does not depend on which other repeats it was trained with.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import math
 from typing import NamedTuple
 
 import brevitas.nn as qnn
+import numpy as np
 import torch
 import torch.nn.functional as F
 from brevitas.quant_tensor import QuantTensor
@@ -39,18 +43,47 @@ class Layer(nn.Module):
         raise NotImplementedError
 
 
+class _FakeQuant(torch.autograd.Function):
+    """[ReLU +] fake quantiser to ``[u]fixed<bits, int_bits>``: four kernels forward, one backward.
+
+    Forward values equal ``quant.fake_act`` (the scale is a power of two, so x * (1/scale) == x / scale).  The
+    gradient is its straight-through one: passed where ReLU is active and ``lo <= round(t) <= hi`` with
+    t = x / scale, i.e. (hi odd, lo even, round half to even) ``lo - 0.5 <= t < hi + 0.5``, which is
+    ``hardtanh_backward``'s open interval (below, below) given below = the float32 just under lo - 0.5.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, scale: float, lo: int, hi: int, relu: bool) -> torch.Tensor:
+        t = x * (1.0 / scale)
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(t)
+            ctx.bounds = (0.0 if relu else _below(lo - 0.5), hi + 0.5)
+        return torch.round(t).clamp_(0 if relu else lo, hi).mul_(scale)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (t,) = ctx.saved_tensors
+        return torch.ops.aten.hardtanh_backward(grad, t, *ctx.bounds), None, None, None, None
+
+
+def _below(value: float) -> float:
+    """The largest float32 smaller than ``value`` (a float32 itself)."""
+    return float(np.nextafter(np.float32(value), np.float32(-np.inf)))
+
+
 class QuantAct(Layer):
     """Activation quantiser ``[u]fixed<bits, int_bits>``; unsigned = ReLU + quantiser (QuantReLU)."""
 
     def __init__(self, bits: int, int_bits: int, signed: bool, enabled: bool = True) -> None:
         super().__init__()
         self.bits, self.int_bits, self.signed, self.enabled = bits, int_bits, signed, enabled
+        self.scale = quant.act_scale(bits, int_bits)
+        self.lo, self.hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2 ** bits - 1)
 
     def forward(self, a: Act) -> Act:
-        x = a.x if self.signed else torch.relu(a.x)
         if not self.enabled:
-            return Act(x, None)
-        return Act(quant.fake_act(x, self.bits, self.int_bits, self.signed), quant.act_scale(self.bits, self.int_bits))
+            return Act(a.x if self.signed else torch.relu(a.x), None)
+        return Act(_FakeQuant.apply(a.x, self.scale, self.lo, self.hi, not self.signed), self.scale)
 
     def twin(self, r: int) -> nn.Module:
         if not self.enabled:
@@ -69,7 +102,7 @@ def relu(q: QuantSpec) -> QuantAct:
 
 
 class BatchNorm(Layer):
-    """BatchNorm1d over features (B, R, C), computed by torch's own kernel on (B, R*C)."""
+    """BatchNorm1d over features (B, R, C): torch's own kernel on (1, R*C, B), batch innermost."""
 
     def __init__(self, channels: int, repeats: int) -> None:
         super().__init__()
@@ -81,9 +114,10 @@ class BatchNorm(Layer):
 
     def forward(self, a: Act) -> Act:
         b = a.x.shape[0]
-        y = F.batch_norm(a.x.reshape(b, -1), self.running_mean.view(-1), self.running_var.view(-1),
-                         self.weight.view(-1), self.bias.view(-1), self.training, 0.1, 1e-5)
-        return Act(y.view(b, self.r, self.c), None)
+        x = a.x.permute(1, 2, 0).reshape(1, self.r * self.c, b)  # a view in the feature-major layout
+        y = F.batch_norm(x, self.running_mean.view(-1), self.running_var.view(-1), self.weight.view(-1),
+                         self.bias.view(-1), self.training, 0.1, 1e-5)
+        return Act(y.view(self.r, self.c, b).permute(2, 0, 1), None)
 
     def twin(self, r: int) -> nn.Module:
         bn = nn.BatchNorm1d(self.c)
@@ -137,7 +171,8 @@ class Linear(_Weighted):
 
     def forward(self, a: Act) -> Act:
         w, b, scale = self.quantised(a.scale)
-        return Act(torch.einsum("bri,roi->bro", a.x, w) + b, scale)
+        y = torch.baddbmm(b.unsqueeze(2), w, a.x.permute(1, 2, 0))  # (R, out, B): one gemm per repeat
+        return Act(y.permute(2, 0, 1), scale)
 
     def twin(self, r: int) -> nn.Module:
         n_out, n_in = self.weight.shape[1:]
@@ -146,7 +181,11 @@ class Linear(_Weighted):
 
 
 class Conv1d(_Weighted):
-    """Conv1d on (B, R, C, L), run as one grouped convolution over R*C channels."""
+    """Conv1d on (B, R, C, L), run as im2col + one gemm per repeat in the feature-major layout.
+
+    On CPU this is several times faster than a grouped convolution over R*C channels; the forward values are
+    equal to the twin's (quantised operands lie on fixed-point grids, so every sum is exact in float32).
+    """
 
     def __init__(self, c_in: int, c_out: int, kernel: int, padding: int, repeats: int, q: QuantSpec) -> None:
         super().__init__((c_out, c_in, kernel), repeats, q)
@@ -154,10 +193,12 @@ class Conv1d(_Weighted):
 
     def forward(self, a: Act) -> Act:
         w, b, scale = self.quantised(a.scale)
-        bsz, r, c, length = a.x.shape
-        y = F.conv1d(a.x.reshape(bsz, r * c, length), w.reshape(-1, *w.shape[2:]), b.reshape(-1),
-                     padding=self.padding, groups=r)
-        return Act(y.view(bsz, r, -1, y.shape[-1]), scale)
+        r, c_out, c_in, k = w.shape
+        x = F.pad(a.x.permute(1, 2, 3, 0), (0, 0, self.padding, self.padding))  # (R, C, L + 2p, B)
+        cols = x.unfold(2, k, 1).permute(0, 1, 4, 2, 3)  # (R, C, k, L_out, B)
+        l_out, bsz = cols.shape[3:]
+        y = torch.baddbmm(b.unsqueeze(2), w.reshape(r, c_out, -1), cols.reshape(r, c_in * k, l_out * bsz))
+        return Act(y.view(r, c_out, l_out, bsz).permute(3, 0, 1, 2), scale)  # (B, R, out, L_out) view
 
     def twin(self, r: int) -> nn.Module:
         c_out, c_in, k = self.weight.shape[1:]
