@@ -1,0 +1,102 @@
+"""C-simulation (hls4ml + g++) against the Brevitas forward pass, every output bit, on 2,000+ test rows.
+
+Matrix: JSC-Tiny and JSC_rs1923 x 8/4-bit weights and activations x io_parallel/io_stream.  One case of each
+model runs by default (the JSC-Tiny one goes through the CLI in test_export.py); the rest are marked slow.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import synthetic_jets, write_npz
+from jsc_hw import hls
+from jsc_hw.config import DataSpec, ModelSpec, QuantSpec, TrainSpec, TrialConfig
+from jsc_hw.data import Splits, load_splits
+from jsc_hw.export import export_fpga
+from jsc_hw.nets import BatchedNet
+from jsc_hw.train import fit
+
+ROWS = 2000
+
+
+def trial(arch: str, bits: int, data: Path) -> TrialConfig:
+    """A small trained model: input stays fixed<8,3>; weights and activations ``bits`` wide."""
+    return TrialConfig(name=f"{arch}_w{bits}a{bits}", data=DataSpec(path=str(data), test_fraction=0.25),
+                       model=ModelSpec(arch=arch), quant=QuantSpec(weight_bits=bits, act_bits=bits),
+                       train=TrainSpec(epochs=4, lr=3e-3))
+
+
+@cache
+def trained(arch: str, bits: int, data: Path) -> tuple[BatchedNet, Splits]:
+    cfg = trial(arch, bits, data)
+    splits = load_splits(cfg.data)
+    net, _ = fit(cfg, splits, [0])
+    return net.eval(), splits
+
+
+@pytest.fixture(scope="session")
+def jets_npz(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """10,000 synthetic rows: a 25 % test split gives 2,500 rows to check."""
+    x, y = synthetic_jets(n_per_class=2000, seed=11)
+    return write_npz(tmp_path_factory.mktemp("jets") / "jets.npz", x, y)
+
+
+CASES = [
+    pytest.param("jsc_rs1923", 4, "stream", id="rs1923-w4a4-stream"),
+    pytest.param("jsc_tiny", 8, "stream", id="tiny-w8a8-stream", marks=pytest.mark.slow),
+    pytest.param("jsc_tiny", 4, "parallel", id="tiny-w4a4-parallel", marks=pytest.mark.slow),
+    pytest.param("jsc_tiny", 4, "stream", id="tiny-w4a4-stream", marks=pytest.mark.slow),
+    pytest.param("jsc_rs1923", 8, "parallel", id="rs1923-w8a8-parallel", marks=pytest.mark.slow),
+    pytest.param("jsc_rs1923", 8, "stream", id="rs1923-w8a8-stream", marks=pytest.mark.slow),
+    pytest.param("jsc_rs1923", 4, "parallel", id="rs1923-w4a4-parallel", marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize(("arch", "bits", "io"), CASES)
+def test_csim_equals_brevitas_bit_for_bit(arch, bits, io, jets_npz, tmp_path):
+    net, splits = trained(arch, bits, jets_npz)
+    x, y = splits.test.x[:ROWS], splits.test.y[:ROWS]
+    result = export_fpga(net.twin(), net.input_shape, x, y, tmp_path / "prj", hls.HlsSpec(io=io))
+    a = result.agreement
+    assert (a.rows_checked, a.rows_bit_exact, a.max_abs_diff, a.argmax_agreement) == (ROWS, ROWS, 0.0, 1.0)
+    assert a.acc_pytorch == a.acc_csim
+    assert a.acc_pytorch > 0.5, "the model should have learnt the synthetic classes (chance is 0.2)"
+    report = json.loads((tmp_path / "prj" / "verification.json").read_text())
+    assert report["bit_exact"] and report["io_type"] == f"io_{io}" and report["input_type"] == "fixed<8,3,RND_CONV,SAT>"
+    tb = np.loadtxt(tmp_path / "prj" / "tb_data" / "tb_output_predictions.dat")
+    assert tb.shape == (ROWS, 5)
+    if arch == "jsc_tiny":  # float BatchNorm kept: exact for every (feature, input code) pair
+        assert result.batchnorm["proven_exact"] and result.batchnorm["values_checked"] == 16 * 256
+
+
+def test_float_batchnorm_precision_is_lossless(tmp_path):
+    """BN result type holds x * scale + bias with no rounding: fraction bits = input's + scale's."""
+    import torch
+
+    from jsc_hw.export import clean, input_format, quant_formats, to_qonnx
+
+    net = BatchedNet("jsc_tiny", QuantSpec(), [0])
+    bn = net.layers[1]
+    with torch.no_grad():
+        bn.weight.fill_(0.5), bn.weight[0, 3].fill_(3.0)  # largest |scale| = 3.0 (var 1, eps ~0)
+        bn.bias.fill_(0.25), bn.bias[0, 5].fill_(-7.0)  # largest |bias| = 7.0 (mean 0)
+    model = clean(to_qonnx(net.twin(), net.input_shape, tmp_path / "tiny.onnx"))
+    node = next(n for n in model.graph.node if n.op_type == "BatchNormalization")
+    types = hls._batchnorm(model, node, input_format(model, quant_formats(model)))
+    f = hls.BN_FRAC_BITS
+    assert types["scale"] == f"fixed<{3 + f},3,RND_CONV,SAT>"  # |3.0| < 4: 2 integer bits + sign
+    assert types["bias"] == f"fixed<{4 + f},4,RND_CONV,SAT>"  # |7.0| < 8: 3 integer bits + sign
+    # input fixed<8,3>: |x * s| < 4 * 4 = 16 (5 signed bits), + |b| < 8 -> 6 bits; one spare; 5 + f fraction bits
+    assert types["result"] == f"fixed<{7 + 5 + f},7>"
+
+
+def test_spec_rejects_unknown_choices():
+    with pytest.raises(ValueError, match="--backend"):
+        hls.HlsSpec(backend="quartus")
+    with pytest.raises(ValueError, match="--reuse"):
+        hls.HlsSpec(reuse=0)
