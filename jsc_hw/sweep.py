@@ -3,7 +3,9 @@
 A *job* is one trial's missing repeats, trained together as one batched model.  Each finished repeat is
 written as ``records/<trial>__r<k>.json`` (atomically: write a temporary file, then rename), with its weights
 in ``weights/``; a killed sweep resumes by training only the repeats that have no record.  Executors are an
-explicit table, ``EXECUTORS``: a function taking the pending jobs and running them.
+explicit table, ``EXECUTORS``: a function taking the pending jobs and running them.  Every executor trains
+with ``train_repeats`` (records and checkpoint bytes, in memory) and stores with ``write_trained``: in a local
+worker process, or on the Ray driver as each remote task completes (jsc_hw.ray_executor).
 """
 
 from __future__ import annotations
@@ -60,8 +62,18 @@ def pending_jobs(spec: SweepSpec, run_dir: Path) -> list[Job]:
     return sorted(jobs, key=cost.__getitem__, reverse=True)
 
 
-def train_job(job: Job, run_dir: Path, ticks=None) -> list[dict]:
-    """Train one job and write its records; runs inside a worker process."""
+@dataclass(frozen=True)
+class Trained:
+    """One finished trial-repeat as a worker hands it back: its record and its checkpoint file's bytes."""
+
+    record: dict  #: the record JSON (the run-folder contract); ``record["checkpoint"]`` is the relative path
+    checkpoint: bytes  #: the ``.pt`` file (jsc_hw.train.save_checkpoint format)
+
+
+def train_repeats(job: Job, progress: Callable[[int], None] | None = None) -> list[Trained]:
+    """Train one job and build its records and checkpoints in memory; writes nothing to the run folder."""
+    import tempfile
+
     import torch
 
     from jsc_hw import cost
@@ -70,23 +82,43 @@ def train_job(job: Job, run_dir: Path, ticks=None) -> list[dict]:
 
     torch.set_num_threads(1)  # one core per worker: parallelism comes from the worker processes
     splits = load_splits(job.trial.data)
-    net, results = fit(job.trial, splits, job.seeds, progress=(lambda e: ticks.put(len(job.repeats))) if ticks else None)
+    net, results = fit(job.trial, splits, job.seeds, progress=progress)
     hw = to_dict(cost.estimate(job.trial))
-    records = []
-    for r, (k, res) in enumerate(zip(job.repeats, results)):
-        rel = f"weights/{job.trial.name}__r{k}.pt"
-        metrics = {"val_acc_last_epoch": res.val_acc[-1], "train_acc_last_step": res.train_acc_last_step}
-        save_checkpoint(run_dir / rel, job.trial, net, r, splits.scaler, metrics)
-        rec = {"trial": job.trial.name, "repeat": k, "seed": res.seed, "config": to_dict(job.trial),
-               "val_acc": list(res.val_acc), "val_loss": list(res.val_loss), **metrics,
-               "seconds": res.seconds, "cost": hw, "checkpoint": rel}
-        _write_json_atomic(record_path(run_dir, job.trial.name, k), rec)
-        records.append(rec)
-    return records
+    out = []
+    with tempfile.TemporaryDirectory(prefix="jsc-hw-ckpt-") as tmp:
+        for r, (k, res) in enumerate(zip(job.repeats, results)):
+            metrics = {"val_acc_last_epoch": res.val_acc[-1], "train_acc_last_step": res.train_acc_last_step}
+            blob = save_checkpoint(Path(tmp) / f"r{k}.pt", job.trial, net, r, splits.scaler, metrics).read_bytes()
+            rec = {"trial": job.trial.name, "repeat": k, "seed": res.seed, "config": to_dict(job.trial),
+                   "val_acc": list(res.val_acc), "val_loss": list(res.val_loss), **metrics,
+                   "seconds": res.seconds, "cost": hw, "checkpoint": f"weights/{job.trial.name}__r{k}.pt"}
+            out.append(Trained(rec, blob))
+    return out
 
 
-def run_local(jobs: list[Job], run_dir: Path, workers: int) -> None:
-    """Jobs in a pool of ``workers`` processes, with progress bars for trials and epochs."""
+def write_trained(run_dir: Path, trained: list[Trained]) -> list[dict]:
+    """Write checkpoints, then records, each atomically: a record on disk always has its weights."""
+    for t in trained:
+        ckpt = run_dir / t.record["checkpoint"]
+        ckpt.parent.mkdir(parents=True, exist_ok=True)
+        tmp = ckpt.with_name(f".{ckpt.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(t.checkpoint)
+        tmp.replace(ckpt)
+        _write_json_atomic(record_path(run_dir, t.record["trial"], t.record["repeat"]), t.record)
+    return [t.record for t in trained]
+
+
+def train_job(job: Job, run_dir: Path, ticks=None) -> list[dict]:
+    """Train one job and write its records; runs inside a local worker process."""
+    progress = (lambda e: ticks.put(len(job.repeats))) if ticks else None
+    return write_trained(run_dir, train_repeats(job, progress))
+
+
+def run_local(jobs: list[Job], run_dir: Path, workers: int | None, address: str | None = None) -> None:
+    """Jobs in a pool of ``workers`` processes (default: one per core), with progress bars for trials and epochs."""
+    if address is not None:
+        raise ValueError("--address names a Ray cluster: use it with --executor ray")
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     ctx = mp.get_context("spawn")
     with ctx.Manager() as manager, ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         ticks = manager.Queue()
@@ -104,23 +136,39 @@ def run_local(jobs: list[Job], run_dir: Path, workers: int) -> None:
         trials_bar.close(), epochs_bar.close()
 
 
-Executor = Callable[[list[Job], Path, int], None]
-EXECUTORS: dict[str, Executor] = {"local": run_local}
+def run_ray(jobs: list[Job], run_dir: Path, workers: int | None, address: str | None = None) -> None:
+    """Jobs as Ray tasks (optional extra ``jsc-hw[ray]``); see jsc_hw.ray_executor."""
+    from jsc_hw.ray_executor import run_ray as run
+
+    run(jobs, run_dir, workers, address)
+
+
+#: (pending jobs, run folder, workers or None = the executor's default, cluster address or None) -> None
+Executor = Callable[[list[Job], Path, int | None, str | None], None]
+EXECUTORS: dict[str, Executor] = {"local": run_local, "ray": run_ray}
+
+
+def resolved_yaml(spec: SweepSpec) -> str:
+    """``spec.resolved.yaml``: every trial's full config."""
+    return dump_yaml({"name": spec.name, "repeats": spec.repeats, "varied": list(spec.varied),
+                      "trials": [to_dict(t) for t in spec.trials]})
 
 
 def prepare_run(spec: SweepSpec, run_dir: Path) -> None:
     """Create the run folder and save the resolved spec; refuse to mix two different specs in one folder."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    resolved = dump_yaml({"name": spec.name, "repeats": spec.repeats, "varied": list(spec.varied),
-                          "trials": [to_dict(t) for t in spec.trials]})
+    resolved = resolved_yaml(spec)
     path = run_dir / "spec.resolved.yaml"
     if path.exists() and path.read_text() != resolved:
         raise ValueError(f"{run_dir} holds results of a different spec ({path}); choose another --out folder")
     path.write_text(resolved)
 
 
-def run_sweep(spec: SweepSpec, out_dir: str | Path, workers: int | None = None, executor: str = "local") -> Path:
-    """Train what is missing, then write the results table and plots.  Returns the run folder."""
+def run_sweep(spec: SweepSpec, out_dir: str | Path, workers: int | None = None, executor: str = "local",
+              address: str | None = None) -> Path:
+    """Train what is missing, then write the results table and plots.  Returns the run folder.
+
+    ``address``: a running Ray cluster for ``executor="ray"`` (None: start a local Ray instance)."""
     from jsc_hw import tables
 
     run_dir = Path(out_dir)
@@ -132,7 +180,7 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, workers: int | None = None, 
     log.info("%s: %d trial-repeats done, %d to train in %d jobs", spec.name, done,
              sum(len(j.repeats) for j in jobs), len(jobs))
     if jobs:
-        EXECUTORS[executor](jobs, run_dir, max(1, min(workers or os.cpu_count() or 1, len(jobs))))
+        EXECUTORS[executor](jobs, run_dir, workers, address)
     tables.write_results(spec, run_dir, load_records(run_dir))
     return run_dir
 

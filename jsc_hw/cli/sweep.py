@@ -24,8 +24,13 @@ def parse_sets(items: list[str]) -> dict[str, object]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", type=Path, help="sweep spec (YAML): name, base, grid|trials, repeats")
     p.add_argument("--out", type=Path, help="run folder (default: runs/<spec name>)")
-    p.add_argument("--workers", type=int, help="parallel worker processes (default: number of cores)")
-    p.add_argument("--executor", choices=sorted(EXECUTORS), default="local")
+    p.add_argument("--workers", type=int, help="parallel trainings (local: worker processes, default one per core; ray: tasks "
+                                                "in flight, default as many as the cluster has CPUs)")
+    p.add_argument("--executor", choices=sorted(EXECUTORS), default="local",
+                   help="local: a process pool on this machine (default); ray: tasks on a Ray cluster "
+                        "(pip install 'jsc-hw[ray]')")
+    p.add_argument("--address", help="Ray cluster address for --executor ray, e.g. 10.0.0.1:6379 or 'auto' "
+                                     "(default: start a local Ray instance with --workers CPUs)")
     p.add_argument("--repeats", type=int, help="override the spec's number of repeats")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key in every trial, e.g. --set data.max_rows=20000 (repeatable)")
@@ -33,7 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     spec = with_overrides(load_sweep(args.spec), parse_sets(args.sets), args.repeats)
-    run_dir = run_sweep(spec, args.out or Path("runs") / spec.name, workers=args.workers, executor=args.executor)
+    run_dir = run_sweep(spec, args.out or Path("runs") / spec.name, workers=args.workers, executor=args.executor,
+                        address=args.address)
     table = run_dir / "results.md"
     print(table.read_text() if table.exists() else "no results")
     print(f"results: {run_dir / 'results.csv'}  {table}\nplots:   {run_dir / 'plots'}/")

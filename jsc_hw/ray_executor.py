@@ -1,0 +1,79 @@
+"""Sweep jobs as tasks on a Ray cluster; the driver writes each record as its task completes.
+
+A task trains one job with ``sweep.train_repeats`` and returns its records together with the checkpoint
+bytes; only the driver touches the run folder (``sweep.write_trained``: weights, then record, each renamed
+into place).  Workers therefore need no shared file system, and a driver killed at any moment leaves only
+complete records behind: rerunning the same command trains exactly the missing repeats.
+
+Ray is an optional extra (``pip install 'jsc-hw[ray]'``) and is imported only here.  Every node needs the
+same jsc-hw installation (and, for ``data.path`` specs, the data at the same path; the embedded default
+dataset ships inside the package).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from types import ModuleType
+
+from tqdm.auto import tqdm
+
+from jsc_hw.sweep import Job, Trained, train_repeats, write_trained
+
+log = logging.getLogger(__name__)
+
+
+def import_ray() -> ModuleType:
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("the Ray executor needs Ray: pip install 'jsc-hw[ray]' (or use --executor local)") from None
+    return ray
+
+
+def _train(job: Job) -> list[Trained]:
+    """The remote task body (runs on a Ray worker)."""
+    return train_repeats(job)
+
+
+def connect(address: str | None, workers: int | None) -> bool:
+    """Join the cluster at ``address`` or start a local instance; True if this call started Ray."""
+    ray = import_ray()
+    if ray.is_initialized():
+        return False
+    if address is None:  # a private local instance: one CPU per worker
+        ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, logging_level=logging.WARNING,
+                 log_to_driver=False)
+    else:
+        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+    log.info("Ray: %s CPUs in the cluster", ray.cluster_resources().get("CPU", 0))
+    return True
+
+
+def run_ray(jobs: list[Job], run_dir: Path, workers: int | None, address: str | None = None) -> None:
+    """Run ``jobs`` as Ray tasks (one CPU each), at most ``workers`` in flight (default: all submitted)."""
+    ray = import_ray()
+    started = connect(address, workers)
+    task = ray.remote(num_cpus=1, max_retries=2)(_train)
+    queue = list(jobs)
+    limit = workers or len(jobs)
+    running: dict = {}
+    bar = tqdm(total=sum(j.epochs for j in jobs), desc="epochs (per finished trial)", unit="ep")
+    try:
+        while queue or running:
+            while queue and len(running) < limit:
+                job = queue.pop(0)
+                running[task.remote(job)] = job
+            done, _ = ray.wait(list(running), num_returns=1)
+            for ref in done:
+                job = running.pop(ref)
+                write_trained(run_dir, ray.get(ref))  # re-raises a task's error with its traceback
+                log.debug("%s: %d repeat(s) written", job.trial.name, len(job.repeats))
+                bar.update(job.epochs)
+    finally:
+        bar.close()
+        for ref in running:
+            ray.cancel(ref, force=True)
+        if started:
+            ray.shutdown()
