@@ -73,11 +73,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--requantise", action="store_true",
                    help="a float model (quant.enabled=false): quantise its weights post-training to its config's "
                         "fixed-point bit widths and export that (both accuracies are reported)")
+    p.add_argument("--reverify", action="store_true",
+                   help="MODEL_OR_RUN is an exported project: rebuild it from its files (e.g. after hand edits) and "
+                        "verify it again on its saved test rows")
     p.add_argument("--save-model", type=Path, metavar="DIR",
                    help="also write a self-contained model folder (e.g. models/<name>) with a model card")
 
 
 def run(args: argparse.Namespace) -> int:
+    """Exit status: 0 bit-exact, 1 an export step failed (named; files so far kept), 2 user error, 3 mismatch."""
+    try:
+        if args.reverify:
+            agreement = export.reverify(Path(args.target))
+            print((Path(args.target) / "VERIFICATION.md").read_text())
+            return 0 if agreement.bit_exact else 3
+        return _export(args)
+    except (export.ExportError, hls.HlsError) as exc:
+        print(f"export failed: {exc}\nfiles written so far are kept in {args.out or args.target}")
+        return 1
+
+
+def _export(args: argparse.Namespace) -> int:
     spec = hls.HlsSpec(args.backend, args.io, args.part, args.clock_ns, args.strategy, args.reuse)
     src = resolve(args.target, args.metric)
     ckpt = load_checkpoint(src.checkpoint)
@@ -93,13 +109,9 @@ def run(args: argparse.Namespace) -> int:
         float_acc = float((export.forward(net.twin(), x, net.input_shape).argmax(1) == y).mean())
         cfg, net = export.requantise(cfg, net)
         context["requantised"] = f"post-training; float model test accuracy {100 * float_acc:.2f} %"
-    out = args.out or Path("hls_projects") / f"{src.name}_{args.backend}_{args.io}"
+    out = args.out = args.out or Path("hls_projects") / f"{src.name}_{args.backend}_{args.io}"
     print(f"exporting {src.note}\n  -> {out} ({len(y)} test rows from {source})")
-    try:
-        result = export.export_fpga(net.twin(), net.input_shape, x, y, out, spec, context)
-    except (export.ExportError, hls.HlsError) as exc:
-        print(f"export failed: {exc}\nfiles written so far are kept in {out}")
-        return 1
+    result = export.export_fpga(net.twin(), net.input_shape, x, y, out, spec, context)
     print((out / "VERIFICATION.md").read_text())
     print(f"project: {out}  (README.md: how to run C-synthesis and Vivado synthesis)")
     if args.save_model:
