@@ -14,6 +14,7 @@ import sys
 #: sub-command name -> (module in jsc_hw.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("jsc_hw.cli.sweep", "train every trial x repeat of a sweep spec; resumable"),
+    "search": ("jsc_hw.cli.search", "multi-objective search (accuracy vs FPGA cost) over widths and bits; resumable"),
     "data": ("jsc_hw.cli.data", "generate JSC jets (Pythia 8 + FastJet) or summarise a dataset"),
     "export": ("jsc_hw.cli.export", "hls4ml project + QONNX of a model or a run's best trial, C-simulated vs PyTorch"),
 }

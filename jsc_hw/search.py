@@ -1,0 +1,366 @@
+"""Hardware-aware multi-objective search (Optuna): maximise validation accuracy, minimise a hardware cost.
+
+The search space covers the ``mlp`` architecture's depth and widths (``model.hidden``), a bit width per layer
+(``quant.weight_bits_per_layer`` / ``quant.act_bits_per_layer``) and any other config key (``train.lr``...).
+Every trial trains through ``jsc_hw.train.fit`` (``sweep.train_repeats``) and is stored exactly like a sweep
+trial-repeat (``records/t0007__r0.json`` + ``weights/``), so ``jsc-hw export`` can take any point.
+
+Resumable and reproducible: the Optuna study lives in ``study.db`` (SQLite) in the run folder; trials run one
+at a time and the sampler is re-seeded from (spec seed, trial number) before each ask, so trial *n*'s
+parameters depend only on the spec and the results of trials 0..n-1 -- a killed search, rerun, continues
+with exactly the trials an uninterrupted one would have run (a trial killed mid-training is retrained with
+the parameters it was given).  ``references`` (hand-designed models, same base settings) are trained once
+and drawn beside the front.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+from tqdm.auto import tqdm
+
+from jsc_hw.config import SweepSpec, TrialConfig, _check, _slug, apply_overrides, dump_yaml, from_dict, to_dict
+from jsc_hw.sweep import Job, load_records, record_path, resolved_yaml, train_repeats, write_trained
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One searched config key: ``choices`` (categorical) or a ``low``..``high`` range (int if both are ints)."""
+
+    key: str
+    choices: tuple[Any, ...] = ()
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    hidden_layers: tuple[int, int] = (1, 3)  #: depth range of the mlp (inclusive)
+    widths: tuple[int, ...] = ()  #: choices for each hidden width; () = keep base model.hidden
+    weight_bits: tuple[int, ...] = ()  #: choices for each Linear's weight bits; () = base quant.weight_bits
+    act_bits: tuple[int, ...] = ()  #: choices for each hidden ReLU's output bits; () = base quant.act_bits
+    params: tuple[Param, ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    name: str
+    base: TrialConfig
+    space: SearchSpace
+    trials: int = 40  #: budget: trials in the study (``--trials`` raises it; a rerun continues)
+    seed: int = 0  #: seeds the sampler; training seeds come from base.train.seed as in a sweep
+    sampler: str = "tpe"  #: a key of SAMPLERS
+    startup: int = 10  #: random trials first (TPE) / population size (NSGA-II)
+    cost: str = "bops"  #: a key of COSTS: the objective minimised beside validation accuracy
+    repeats: int = 1  #: repeats per trial (accuracy objective = mean over repeats)
+    references: tuple[TrialConfig, ...] = ()  #: hand-designed models trained with the same base settings
+
+
+def _make_tpe(spec: SearchSpec, seed: int):
+    import optuna
+
+    with warnings.catch_warnings():  # multivariate/group are "experimental" (stable since Optuna 2.2)
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=spec.startup, multivariate=True, group=True,
+                                          constant_liar=False)
+
+
+def _make_nsga2(spec: SearchSpec, seed: int):
+    import optuna
+
+    return optuna.samplers.NSGAIISampler(seed=seed, population_size=max(2, spec.startup))
+
+
+SAMPLERS: dict[str, Callable[[SearchSpec, int], Any]] = {"tpe": _make_tpe, "nsga2": _make_nsga2}
+
+
+def _synth_luts(run_dir: Path, record: dict) -> float:
+    try:
+        from jsc_hw.synth import open_source_luts  # da4ml + Yosys flow
+    except ImportError:
+        raise ValueError("cost 'lut' needs the open-source synthesis flow (jsc_hw.synth.open_source_luts, "
+                         "da4ml + Yosys); use cost: bops") from None
+    return float(open_source_luts(run_dir / record["checkpoint"]))
+
+
+#: cost name -> (run folder, record) -> value to minimise
+COSTS: dict[str, Callable[[Path, dict], float]] = {
+    "bops": lambda run_dir, rec: float(rec["cost"]["bops"]),
+    "macs": lambda run_dir, rec: float(rec["cost"]["macs"]),
+    "params": lambda run_dir, rec: float(rec["cost"]["params"]),
+    "weight_bits_total": lambda run_dir, rec: float(rec["cost"]["weight_bits_total"]),
+    "lut": _synth_luts,
+}
+
+
+# ---- spec (YAML edge) ------------------------------------------------------------------------------------
+def _param(key: str, raw: Any) -> Param:
+    if isinstance(raw, list) and raw:
+        return Param(key, choices=tuple(raw))
+    if isinstance(raw, Mapping) and set(raw) <= {"low", "high", "log"} and {"low", "high"} <= set(raw):
+        low, high = (_check(raw[k], float, f"space.params.{key}.{k}") for k in ("low", "high"))
+        ints = all(isinstance(raw[k], int) for k in ("low", "high"))
+        return Param(key, low=int(low) if ints else low, high=int(high) if ints else high,
+                     log=bool(raw.get("log", False)))
+    raise ValueError(f"space.params.{key}: a non-empty list of choices or {{low, high, log}}")
+
+
+def search_from_dict(raw: Mapping[str, Any]) -> SearchSpec:
+    allowed = {"name", "base", "space", "trials", "seed", "sampler", "startup", "cost", "repeats", "references"}
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise ValueError(f"unknown top-level key(s) {unknown}; allowed: {sorted(allowed)}")
+    space = dict(raw.get("space") or {})
+    s_allowed = {"hidden_layers", "widths", "weight_bits", "act_bits", "params"}
+    if set(space) - s_allowed:
+        raise ValueError(f"unknown space key(s) {sorted(set(space) - s_allowed)}; allowed: {sorted(s_allowed)}")
+    params = space.pop("params", None) or {}
+    ss = SearchSpace(**{k: _check(v, tuple[int, ...], f"space.{k}") for k, v in space.items()},
+                     params=tuple(_param(k, v) for k, v in params.items()))
+    if len(ss.hidden_layers) != 2 or not 1 <= ss.hidden_layers[0] <= ss.hidden_layers[1]:
+        raise ValueError(f"space.hidden_layers: [min, max] with 1 <= min <= max, got {list(ss.hidden_layers)}")
+    base = from_dict(TrialConfig, raw.get("base"), "base.")
+    if (ss.widths or ss.weight_bits or ss.act_bits) and base.model.arch != "mlp":
+        raise ValueError("space.widths/weight_bits/act_bits search the 'mlp' architecture: set base.model.arch: mlp")
+    if (ss.weight_bits or ss.act_bits) and not (ss.widths or base.model.hidden):
+        raise ValueError("per-layer bits need the layers: give space.widths or base.model.hidden")
+    refs = []
+    for i, entry in enumerate(raw.get("references") or []):
+        entry = dict(entry)
+        name = _slug(_check(entry.pop("name", f"ref{i + 1}"), str, f"references[{i}].name"))
+        ref_base = replace(base, name=f"ref_{name}", model=replace(base.model, hidden=()))
+        refs.append(apply_overrides(ref_base, entry))
+    spec = SearchSpec(name=_slug(_check(raw.get("name", "search"), str, "name")), base=base, space=ss,
+                      references=tuple(refs),
+                      **{k: _check(raw[k], type(getattr(SearchSpec, k)), k)
+                         for k in ("trials", "seed", "sampler", "startup", "cost", "repeats") if k in raw})
+    for key, table in (("sampler", SAMPLERS), ("cost", COSTS)):
+        if getattr(spec, key) not in table:
+            raise ValueError(f"{key}: {getattr(spec, key)!r} unknown; available: {sorted(table)}")
+    if spec.trials < 1 or spec.repeats < 1 or spec.startup < 1:
+        raise ValueError("trials, repeats and startup must be at least 1")
+    return spec
+
+
+def load_search(path: str | Path) -> SearchSpec:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: search spec not found")
+    raw = yaml.safe_load(path.read_text())
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{path}: a search spec is a YAML mapping with keys name, base, space, trials, ...")
+    try:
+        return search_from_dict(raw)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+# ---- trials ---------------------------------------------------------------------------------------------
+def suggest(trial: Any, spec: SearchSpec) -> dict[str, Any]:
+    """Ask an Optuna trial for one point of the space (define-by-run); returns trial.params."""
+    space = spec.space
+    if space.widths:
+        depth = trial.suggest_int("hidden_layers", *space.hidden_layers)
+        for i in range(depth):
+            trial.suggest_categorical(f"width{i}", list(space.widths))
+    else:
+        depth = len(spec.base.model.hidden)
+    for i in range(depth + 1 if space.weight_bits else 0):
+        trial.suggest_categorical(f"weight_bits{i}", list(space.weight_bits))
+    for i in range(depth if space.act_bits else 0):
+        trial.suggest_categorical(f"act_bits{i}", list(space.act_bits))
+    for p in space.params:
+        if p.choices:
+            trial.suggest_categorical(p.key, list(p.choices))
+        elif isinstance(p.low, int) and isinstance(p.high, int):
+            trial.suggest_int(p.key, p.low, p.high, log=p.log)
+        else:
+            trial.suggest_float(p.key, p.low, p.high, log=p.log)
+    return dict(trial.params)
+
+
+def trial_config(spec: SearchSpec, number: int, params: Mapping[str, Any]) -> TrialConfig:
+    """The TrialConfig of trial ``number`` from its Optuna parameters (as ``suggest`` produced them)."""
+    sets: dict[str, Any] = {k: v for k, v in params.items() if "." in k}
+    depth = params.get("hidden_layers", len(spec.base.model.hidden))
+    if "hidden_layers" in params:
+        sets["model.hidden"] = [params[f"width{i}"] for i in range(depth)]
+    if spec.space.weight_bits:
+        sets["quant.weight_bits_per_layer"] = [params[f"weight_bits{i}"] for i in range(depth + 1)]
+    if spec.space.act_bits:
+        sets["quant.act_bits_per_layer"] = [params[f"act_bits{i}"] for i in range(depth)]
+    return apply_overrides(replace(spec.base, name=f"t{number:04d}"), sets)
+
+
+def _train(spec: SearchSpec, run_dir: Path, cfg: TrialConfig) -> list[dict]:
+    """Train the repeats of ``cfg`` that have no record yet; return all its records."""
+    missing = tuple(k for k in range(spec.repeats) if not record_path(run_dir, cfg.name, k).exists())
+    if missing:
+        write_trained(run_dir, train_repeats(Job(cfg, missing)))
+    return [_read(record_path(run_dir, cfg.name, k)) for k in range(spec.repeats)]
+
+
+def _read(path: Path) -> dict:
+    import json
+
+    return json.loads(path.read_text())
+
+
+def objectives(spec: SearchSpec, run_dir: Path, records: list[dict]) -> tuple[float, float]:
+    acc = sum(r["val_acc_last_epoch"] for r in records) / len(records)
+    return acc, COSTS[spec.cost](run_dir, records[0])
+
+
+# ---- the study --------------------------------------------------------------------------------------------
+def _sampler(spec: SearchSpec, number: int) -> Any:
+    """The sampler for trial ``number``: re-seeded per trial so a resumed search repeats an uninterrupted one."""
+    return SAMPLERS[spec.sampler](spec, spec.seed * 1_000_003 + number)
+
+
+def open_study(spec: SearchSpec, run_dir: Path) -> Any:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.create_study(study_name=spec.name, storage=f"sqlite:///{(run_dir / 'study.db').resolve()}",
+                               directions=["maximize", "minimize"], sampler=_sampler(spec, 0), load_if_exists=True)
+
+
+def _prepare(spec: SearchSpec, run_dir: Path) -> None:
+    """Save the spec (budget aside); refuse to continue a different search in the same folder."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    text = dump_yaml({k: v for k, v in to_dict(spec).items() if k != "trials"})
+    path = run_dir / "search.resolved.yaml"
+    if path.exists() and path.read_text() != text:
+        raise ValueError(f"{run_dir} holds a different search ({path}); choose another --out folder")
+    path.write_text(text)
+
+
+def _finish(study: Any, spec: SearchSpec, run_dir: Path, number: int, params: Mapping[str, Any]) -> None:
+    from optuna.trial import TrialState
+
+    try:
+        records = _train(spec, run_dir, trial_config(spec, number, params))
+    except Exception:
+        study.tell(number, state=TrialState.FAIL)
+        raise
+    study.tell(number, objectives(spec, run_dir, records))
+
+
+def run_search(spec: SearchSpec, out_dir: str | Path, trials: int | None = None) -> Path:
+    """Run (or continue) the search up to ``trials`` trials (default spec.trials); write the front.  Returns the
+    run folder."""
+    import optuna
+    from optuna.trial import TrialState
+
+    run_dir = Path(out_dir)
+    _prepare(spec, run_dir)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study = open_study(spec, run_dir)
+        for stale in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):  # a killed run's last trial
+            log.info("trial %d was interrupted; training it again with its parameters", stale.number)
+            _finish(study, spec, run_dir, stale.number, stale.params)
+        target = trials or spec.trials
+        bar = tqdm(total=target, initial=min(len(study.trials), target), desc=spec.name, unit="trial")
+        while len(study.trials) < target:
+            study.sampler = _sampler(spec, len(study.trials))
+            trial = study.ask()
+            _finish(study, spec, run_dir, trial.number, suggest(trial, spec))
+            bar.update(1)
+        bar.close()
+    for ref in tqdm(spec.references, desc="references", unit="model", disable=not spec.references):
+        _train(spec, run_dir, ref)
+    write_outputs(spec, run_dir, study)
+    return run_dir
+
+
+# ---- outputs: the front (table + plot) and a sweep-compatible results table ------------------------------
+@dataclass(frozen=True)
+class Point:
+    trial: str
+    config: TrialConfig
+    val_acc: float  #: mean over repeats, last epoch
+    cost: float
+    pareto: bool
+
+
+def points(spec: SearchSpec, run_dir: Path, study: Any) -> tuple[list[Point], list[Point]]:
+    """Finished trials (``pareto`` marks the front) and the reference models, sorted by cost."""
+    from optuna.trial import TrialState
+
+    front = {t.number for t in study.best_trials}
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    pts = [Point(f"t{t.number:04d}", trial_config(spec, t.number, t.params), t.values[0], t.values[1],
+                 t.number in front) for t in done]
+    refs = []
+    for ref in spec.references:
+        acc, cost = objectives(spec, run_dir, [_read(record_path(run_dir, ref.name, k)) for k in range(spec.repeats)])
+        refs.append(Point(ref.name, ref, acc, cost, False))
+    return sorted(pts, key=lambda p: (p.cost, -p.val_acc)), refs
+
+
+def _describe(cfg: TrialConfig) -> dict[str, str]:
+    q, m = cfg.quant, cfg.model
+    widths = "-".join(map(str, (16, *m.hidden, 5))) if m.arch == "mlp" else m.arch
+    return {"model": widths, "weight bits": "/".join(map(str, q.weight_bits_per_layer)) or str(q.weight_bits),
+            "act bits": "/".join(map(str, q.act_bits_per_layer)) or str(q.act_bits),
+            "lr": f"{cfg.train.lr:.3g}", "batch": str(cfg.train.batch_size)}
+
+
+def front_markdown(spec: SearchSpec, front: list[Point], refs: list[Point]) -> str:
+    head = ["trial", "model", "weight bits", "act bits", "lr", "batch", "val acc", spec.cost]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for p in [*front, *refs]:
+        lines.append("| " + " | ".join([p.trial, *_describe(p.config).values(), f"{p.val_acc:.4f}",
+                                        f"{p.cost:,.0f}"]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(spec: SearchSpec, run_dir: Path, study: Any) -> list[Path]:
+    import csv
+
+    from jsc_hw import tables
+
+    pts, refs = points(spec, run_dir, study)
+    front = [p for p in pts if p.pareto]
+    with (run_dir / "trials.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["trial", "pareto", "model", "weight_bits", "act_bits", "lr", "batch_size", "val_acc", spec.cost])
+        w.writerows([p.trial, int(p.pareto), *_describe(p.config).values(), p.val_acc, p.cost] for p in [*pts, *refs])
+    (run_dir / "front.md").write_text(front_markdown(spec, front, refs))
+    # the run folder is also a sweep run folder: spec.resolved.yaml, results.csv/md, plots/
+    as_sweep = SweepSpec(name=spec.name, base=spec.base, trials=tuple(p.config for p in [*pts, *refs]),
+                         repeats=spec.repeats)
+    (run_dir / "spec.resolved.yaml").write_text(resolved_yaml(as_sweep))
+    tables.write_results(as_sweep, run_dir, load_records(run_dir))
+    return [run_dir / "trials.csv", run_dir / "front.md", plot_front(spec, pts, refs, run_dir / "plots" / "pareto.png")]
+
+
+def plot_front(spec: SearchSpec, pts: list[Point], refs: list[Point], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    ax.scatter([p.cost for p in pts], [p.val_acc for p in pts], s=14, c="0.6", label="trials")
+    front = [p for p in pts if p.pareto]
+    ax.step([p.cost for p in front], [p.val_acc for p in front], "o-", where="post", c="tab:red", ms=5,
+            label="Pareto front")
+    for p in refs:
+        ax.scatter([p.cost], [p.val_acc], marker="*", s=140, zorder=3, label=p.trial.removeprefix("ref_"))
+    ax.set_xscale("log"), ax.set_xlabel(f"{spec.cost} per inference (minimise)")
+    ax.set_ylabel(f"val accuracy, mean of {spec.repeats} (maximise)"), ax.grid(alpha=0.3), ax.legend(fontsize=7)
+    ax.set_title(f"{spec.name}: {len(pts)} trials, {spec.sampler}, seed {spec.seed}", fontsize=9)
+    fig.tight_layout(), fig.savefig(path, dpi=130), plt.close(fig)
+    return path

@@ -1,0 +1,103 @@
+"""The hardware-aware search on a small synthetic dataset: reproducible from the spec and seed, resumable
+(also after a trial was interrupted mid-training), sweep-format records, a true Pareto front."""
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+optuna = pytest.importorskip("optuna", reason="the search is an optional extra: pip install 'jsc-hw[search]'")
+
+from jsc_hw import cost  # noqa: E402
+from jsc_hw.cli import main  # noqa: E402
+from jsc_hw.search import _sampler, open_study, run_search, search_from_dict, suggest, trial_config  # noqa: E402
+from jsc_hw.train import load_checkpoint  # noqa: E402
+
+
+def spec_dict(data: Path, sampler: str = "tpe") -> dict:
+    return {"name": "s", "seed": 3, "sampler": sampler, "startup": 3, "trials": 6, "cost": "bops",
+            "base": {"data": {"path": str(data)}, "model": {"arch": "mlp"},
+                     "quant": {"weight_bits": 6, "act_bits": 6}, "train": {"epochs": 2, "batch_size": 128}},
+            "space": {"hidden_layers": [1, 2], "widths": [4, 8, 16], "weight_bits": [3, 4, 6],
+                      "act_bits": [3, 4, 6], "params": {"train.lr": {"low": 3e-3, "high": 3e-2, "log": True}}},
+            "references": [{"name": "tiny", "model.arch": "jsc_tiny"}]}
+
+
+def history(run_dir: Path) -> list[tuple]:
+    """(params, values, per-epoch val acc) of every trial, in order; training time excluded."""
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{run_dir / 'study.db'}")
+    out = []
+    for t in study.trials:
+        rec = json.loads((run_dir / "records" / f"t{t.number:04d}__r0.json").read_text())
+        out.append((t.state.name, sorted(t.params.items()), tuple(t.values), tuple(rec["val_acc"])))
+    return out
+
+
+def test_search_is_reproducible_and_continues_like_an_uninterrupted_run(synthetic_npz, tmp_path, capsys):
+    spec = search_from_dict(spec_dict(synthetic_npz))
+    straight = run_search(spec, tmp_path / "straight")
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(spec_dict(synthetic_npz)))
+    out = tmp_path / "resumed"
+    assert main(["search", str(spec_path), "--trials", "3", "--out", str(out)]) == 0
+    assert len(history(out)) == 3
+    # a search killed after asking for trial 3 but before training it: the rerun trains it with its parameters
+    study = open_study(spec, out)
+    study.sampler = _sampler(spec, 3)
+    suggest(study.ask(), spec)
+    assert main(["search", str(spec_path), "--out", str(out)]) == 0
+    assert "| ref_tiny | jsc_tiny |" in capsys.readouterr().out
+    a, b = history(straight), history(out)
+    assert [h[0] for h in a] == ["COMPLETE"] * 6
+    assert a == b  # same parameters, objectives and learning curves, trial by trial
+    assert len({str(h[1]) for h in a}) == 6  # and the sampler did explore
+    assert sorted(p.name for p in (out / "records").glob("*.json")) == sorted(
+        p.name for p in (straight / "records").glob("*.json"))
+
+
+def test_front_is_non_dominated_and_points_are_exportable_sweep_records(synthetic_npz, tmp_path):
+    spec = search_from_dict(spec_dict(synthetic_npz, sampler="nsga2"))
+    run_dir = run_search(spec, tmp_path / "run")
+    study = open_study(spec, run_dir)
+    trials = [t for t in study.trials if t.values]
+    assert len(trials) == 6
+    front = {t.number for t in study.best_trials}
+    for t in trials:  # a trial is on the front exactly when no other trial is at least as good in both
+        dominated = any(u.values[0] >= t.values[0] and u.values[1] <= t.values[1] and u.values != t.values
+                        for u in trials)
+        assert (t.number in front) == (not dominated)
+    lines = (run_dir / "front.md").read_text().splitlines()
+    assert len(lines) == 2 + len(front) + 1  # header, front rows, the reference
+    for t in trials:
+        rec = json.loads((run_dir / "records" / f"t{t.number:04d}__r0.json").read_text())
+        assert {"trial", "repeat", "seed", "config", "val_acc", "val_loss", "val_acc_last_epoch",
+                "train_acc_last_step", "seconds", "checkpoint"} <= set(rec)
+        cfg = trial_config(spec, t.number, t.params)
+        assert rec["cost"]["bops"] == cost.estimate(cfg).bops == t.values[1]
+        assert rec["val_acc_last_epoch"] == t.values[0]
+        assert len(cfg.quant.weight_bits_per_layer) == len(cfg.model.hidden) + 1
+    # any point loads as a checkpoint whose Brevitas twin computes the trained network's outputs exactly
+    best = max(trials, key=lambda t: t.values[0])
+    ckpt = load_checkpoint(run_dir / "weights" / f"t{best.number:04d}__r0.pt")
+    assert ckpt.config == trial_config(spec, best.number, best.params)
+    x = torch.randn(256, 16) * 2
+    assert torch.equal(ckpt.net.twin()(x), ckpt.net(x[:, None, :])[:, 0])
+    assert (run_dir / "plots" / "pareto.png").stat().st_size > 10_000
+    assert (run_dir / "results.csv").read_text().count("\n") == 6 + 1 + 1  # trials, reference, header
+
+
+def test_spec_errors_name_the_key(synthetic_npz):
+    good = spec_dict(synthetic_npz)
+    for change, message in [({"samplr": "tpe"}, "samplr"), ({"sampler": "grid"}, "sampler"),
+                            ({"cost": "watts"}, "cost"),
+                            ({"base": {"model": {"arch": "jsc_tiny"}}}, "base.model.arch: mlp"),
+                            ({"space": {"widths": [4], "depth": [1, 2]}}, "depth"),
+                            ({"space": {"params": {"train.lr": {"low": 1e-3}}}}, "train.lr")]:
+        with pytest.raises(ValueError, match=message):
+            search_from_dict(good | change)
+    with pytest.raises(ValueError, match="learning_rate"):
+        trial_config(search_from_dict(good | {"space": {"params": {"train.learning_rate": [0.1]}}}), 0,
+                     {"train.learning_rate": 0.1})
