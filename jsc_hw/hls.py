@@ -170,18 +170,24 @@ def convert(model, cfg: dict[str, Any], spec: HlsSpec, out_dir: Path, tb_input: 
                           f"The QONNX file written so far is kept next to {out_dir}") from exc
 
 
-def compile_model(hm) -> float:
-    """g++ build of the C-simulation library; returns seconds."""
+def compile_model(hm, write: bool = True) -> float:
+    """Write the project (unless it is a linked one), then g++-build its C-simulation library; returns seconds."""
+    out = hm.config.get_output_dir()
+    try:
+        if write:
+            with _quiet():
+                hm.write()
+    except Exception as exc:
+        raise HlsError(f"hls4ml write of the project to {out} failed: {type(exc).__name__}: {exc}") from exc
     if shutil.which("g++") is None:
-        raise HlsError("C-simulation needs a C++ compiler: install g++ (Debian: apt-get install g++); "
-                          f"the hls4ml project is written in {hm.config.get_output_dir()}")
+        raise HlsError("C-simulation needs a C++ compiler: install g++ (Debian: apt-get install g++). The hls4ml "
+                       f"project is written in {out}; vendor C-synthesis does not need g++")
     start = time.perf_counter()
     try:
         with _quiet():
             hm.compile()
     except Exception as exc:
-        raise HlsError(f"hls4ml compile (g++ via build_lib.sh in {hm.config.get_output_dir()}) failed: "
-                          f"{exc}") from exc
+        raise HlsError(f"hls4ml compile (g++ via build_lib.sh in {out}) failed: {exc}") from exc
     return time.perf_counter() - start
 
 

@@ -69,6 +69,11 @@ def summary(a: Agreement, context: dict[str, Any]) -> str:
               f"| argmax agreement | {a.argmax_agreement:.6f} |",
               f"| test accuracy, PyTorch | {_pct(a.acc_pytorch)} |",
               f"| test accuracy, C-simulation | {_pct(a.acc_csim)} |", ""]
+    bn = context.get("batchnorm")
+    if isinstance(bn, dict):
+        lines += [f"BatchNorm {bn['handling']}: {bn['values_exact']} / {bn['values_checked']} (feature, input code) "
+                  f"pairs exact over all {bn['input_codes']} input codes "
+                  f"({'proven exact for every input' if bn['proven_exact'] else 'NOT exact'}).", ""]
     if not a.bit_exact:
         lines.append("The HLS project does not reproduce the PyTorch model; do not synthesise it. "
                      "Check the precision table in verification.json (layer_types).")

@@ -100,3 +100,13 @@ def test_spec_rejects_unknown_choices():
         hls.HlsSpec(backend="quartus")
     with pytest.raises(ValueError, match="--reuse"):
         hls.HlsSpec(reuse=0)
+
+
+def test_missing_compiler_names_the_step_and_keeps_the_project(tmp_path, monkeypatch):
+    net = BatchedNet("jsc_tiny", QuantSpec(), [0]).eval()
+    x = np.random.default_rng(0).normal(0, 1, (50, 16)).astype(np.float32)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no g++ on PATH
+    with pytest.raises(hls.HlsError, match="needs a C\\+\\+ compiler"):
+        export_fpga(net.twin(), net.input_shape, x, None, tmp_path / "prj")
+    for name in ("model.qonnx.onnx", "firmware/myproject.cpp", "build_prj.tcl", "tb_data/tb_input_features.dat"):
+        assert (tmp_path / "prj" / name).is_file(), name
