@@ -199,10 +199,12 @@ def _bn_probe(model, twin: nn.Module) -> tuple[tuple[str, ...], nn.Module] | Non
     bn = next((n for n in model.graph.node if n.op_type == "BatchNormalization"), None)
     if bn is None:
         return None
-    names, node = [], bn
-    while node is not None and node.op_type != "Quant":
-        node = model.find_consumer(node.output[0])
+    names, node = [], model.find_consumer(bn.output[0])
+    while node is not None:
         names.append(node.name)
+        if node.op_type == "Quant":
+            break
+        node = model.find_consumer(node.output[0])
     layers = list(twin.layers)
     i = next(i for i, m in enumerate(layers) if isinstance(m, nn.BatchNorm1d))
     return tuple(names), nn.Sequential(*layers[:i + 2])
@@ -262,19 +264,23 @@ def export_fpga(twin: nn.Module, input_shape: tuple[int, ...], x: np.ndarray, y:
     return ExportResult(out_dir, qonnx_path, agreement, compile_s, bn)
 
 
+def _vitis_opts(csim: int, synth: int, cosim: int, vsynth: int) -> str:
+    return ("cat > build_opt.tcl <<'EOF'\narray set opt {\n    reset      1\n"
+            f"    csim       {csim}\n    synth      {synth}\n    cosim      {cosim}\n    validation 0\n"
+            f"    export     0\n    vsynth     {vsynth}\n    fifo_opt   0\n}}\nEOF\n")
+
+
 _BUILD: dict[str, str] = {  # how each backend's project is synthesised with the vendor tools
-    "vitis": ("Vitis HLS 2023.2 or newer (`vitis-run` on PATH). Options live in `build_opt.tcl` "
-              "(`csim synth cosim validation export vsynth`, 0/1):\n\n"
-              "```sh\n# C-synthesis only (latency, II, resource estimates in myproject_prj/solution1/syn/report/)\n"
-              "sed -i 's/csim .*/csim 0/; s/synth .*/synth 1/; s/vsynth .*/vsynth 0/' build_opt.tcl\n"
-              "vitis-run --mode hls --tcl build_prj.tcl\n"
-              "# C-synthesis + Vivado out-of-context synthesis (post-synthesis LUT/FF/DSP in vivado_synth.rpt)\n"
-              "sed -i 's/synth .*/synth 1/; s/vsynth .*/vsynth 1/' build_opt.tcl\n"
+    "vitis": ("Vitis with `vitis-run` on PATH (the command hls4ml 1.3.0's Vitis backend calls); the steps are chosen "
+              "in `build_opt.tcl`:\n\n```sh\n# C-synthesis only: latency, II and resource estimates in "
+              "myproject_prj/solution1/syn/report/\n" + _vitis_opts(0, 1, 0, 0) +
+              "vitis-run --mode hls --tcl build_prj.tcl\n\n# C-synthesis + Vivado out-of-context synthesis: "
+              "post-synthesis LUT/FF/DSP in vivado_synth.rpt\n" + _vitis_opts(0, 1, 0, 1) +
               "vitis-run --mode hls --tcl build_prj.tcl\n```\n"),
     "vivado": ("Vivado HLS 2019.2/2020.1 (`vivado_hls` on PATH):\n\n"
-               "```sh\n# C-synthesis only\nvivado_hls -f build_prj.tcl \"csim=0 synth=1 vsynth=0\"\n"
+               "```sh\n# C-synthesis only\nvivado_hls -f build_prj.tcl \"reset=1 csim=0 synth=1 cosim=0 vsynth=0\"\n"
                "# C-synthesis + Vivado synthesis (vivado_synth.rpt)\n"
-               "vivado_hls -f build_prj.tcl \"csim=0 synth=1 export=1 vsynth=1\"\n```\n"),
+               "vivado_hls -f build_prj.tcl \"reset=1 csim=0 synth=1 cosim=0 export=1 vsynth=1\"\n```\n"),
 }
 
 
@@ -292,9 +298,10 @@ def project_readme(name: str, spec: hls.HlsSpec, a: Agreement) -> str:
             "| `tb_data/` | test-set inputs (`tb_input_features.dat`) and PyTorch outputs "
             "(`tb_output_predictions.dat`) for C-simulation and co-simulation |\n\n"
             "## C-simulation without vendor tools\n\n"
-            "`sh build_lib.sh` builds the same library `jsc-hw export --fpga` compiled and checked.\n\n"
+            "`bash build_lib.sh` builds the same library `jsc-hw export --fpga` compiled and checked.\n\n"
             "## C-synthesis and Vivado synthesis (vendor tools, not run here)\n\n" + _BUILD[spec.backend] +
-            "\nCo-simulation against `tb_data/` is `cosim 1` (Vitis) or `cosim=1` (Vivado HLS).\n")
+            "\nC-simulation and co-simulation against `tb_data/` (the test rows and PyTorch outputs) are `csim`/`cosim` "
+            "1 (Vitis) or `csim=1 cosim=1` (Vivado HLS).\n")
 
 
 def reverify(project_dir: Path) -> Agreement:
