@@ -280,19 +280,31 @@ class _Writer:
             a, c = w * lo_in, w * hi_in
             lo, hi = int(st.b[j] + np.minimum(a, c).sum()), int(st.b[j] + np.maximum(a, c).sum())
             width = max(_width(lo, hi), max(_width(*r) for r in rng) + 1)
-            terms = [_lit(int(st.b[j]), width)]
+            terms = [(int(st.b[j]) < 0, f"{width}'sd{abs(int(st.b[j]))}")] if st.b[j] else []
             for i in np.flatnonzero(w):
                 wi = int(w[i])
                 if self.mult == "dsp":
-                    terms.append(f"({v[i]} * {_lit(wi, wi.bit_length() + 1)})")
+                    terms.append((wi < 0, f"({v[i]} * {_lit(abs(wi), abs(wi).bit_length() + 1)})"))
                 else:
-                    terms += [f"{'+' if s > 0 else '-'} ({v[i]} <<< {k})" for s, k in _csd(wi)]
-            d = self.name("a")
-            expr = " ".join([terms[0]] + [t if t[0] in "+-" else f"+ {t}" for t in terms[1:]])
-            self.lines.append(f"  wire signed [{width - 1}:0] {d} = {expr};")
-            out.append(d)
+                    terms += [(s < 0, f"({v[i]} <<< {k})" if k else v[i]) for s, k in _csd(wi)]
+            out.append(self.adder_tree(terms or [(False, f"{width}'sd0")], width))
             out_rng.append((lo, hi))
         return out, out_rng
+
+    def adder_tree(self, terms: list[tuple[bool, str]], width: int) -> str:
+        """Balanced tree of two-input adders (kept as separate cells so each maps to a carry chain)."""
+        while len(terms) > 1:
+            nxt = []
+            for (na, a), (nb, b) in zip(terms[0::2], terms[1::2]):
+                d = self.name("n")
+                expr, neg = (f"{a} + {b}", na) if na == nb else ((f"{a} - {b}", False) if nb else (f"{b} - {a}", False))
+                self.lines.append(f"  (* keep *) wire signed [{width - 1}:0] {d} = {expr};")
+                nxt.append((neg, d))
+            terms = nxt + ([terms[-1]] if len(terms) % 2 else [])
+        neg, expr = terms[0]
+        d = self.name("a")
+        self.lines.append(f"  wire signed [{width - 1}:0] {d} = {'-' if neg else ''}{expr};")
+        return d
 
     def requant(self, v: list[str], rng: list[tuple[int, int]], s: int, fmt: Fmt) -> list[str]:
         out = []
