@@ -1,0 +1,255 @@
+"""Accuracy beside hardware cost: one table (Markdown, CSV, self-contained HTML) and the Pareto plot.
+
+Inputs (``collect``): ``synth.json`` files written by ``jsc-hw synth``, hls4ml project folders (their
+``verification.json`` + vendor reports), and sweep run folders (records with the analytic cost: BOPs only).
+Each table row is one model x one source of hardware figures, with the tool, version, part and stage of the
+figures beside them.  The plot puts each (tool, stage, part) flow on its own Pareto front -- an HLS estimate, a
+Yosys logic synthesis and a Vivado implementation are different measurements -- and draws the published JSC
+designs (``anchors.csv``) on a separate panel, by dataset, since accuracies on different datasets differ.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+import logging
+from dataclasses import asdict, dataclass, fields
+from importlib import resources
+from pathlib import Path
+
+from jsc_hw.synth import Figures, vendor_figures
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    arch: str
+    weight_bits: int | None
+    act_bits: int | None
+    input_bits: int | None
+    params: int | None
+    bops: int | None
+    acc_pytorch: float | None  #: test (or validation) accuracy of the PyTorch model
+    acc_csim: float | None  #: accuracy of the hls4ml C-simulation on the same rows
+    acc_source: str  #: which split and dataset the accuracies are on
+    rtl_bit_exact: bool | None = None  #: open-source RTL vs PyTorch in Verilator (None: not checked)
+
+
+@dataclass(frozen=True)
+class Row:
+    model: Model
+    figures: Figures | None
+
+
+@dataclass(frozen=True)
+class Anchor:
+    design: str
+    source: str
+    dataset: str
+    accuracy_pct: float
+    lut: int
+    dsp: int | None
+    latency_ns: float | None
+    part: str
+    stage: str
+    level: str  #: P primary, S secondary transcription, U unverified
+
+
+def anchors() -> list[Anchor]:
+    """Published JSC FPGA designs (docs: notes/fpga-anchors.md), from the checked-in ``anchors.csv``."""
+    text = resources.files("jsc_hw").joinpath("anchors.csv").read_text()
+    out = []
+    for r in csv.DictReader(io.StringIO(text)):
+        out.append(Anchor(r["design"], r["source"], r["dataset"], float(r["accuracy_pct"]), int(r["lut"]),
+                          int(r["dsp"]) if r["dsp"] else None, float(r["latency_ns"]) if r["latency_ns"] else None,
+                          r["part"], r["stage"], r["level"]))
+    return out
+
+
+# ---- inputs ----------------------------------------------------------------------------------------------
+def _figures(d: dict) -> Figures:
+    return Figures(**{f.name: d.get(f.name) for f in fields(Figures) if f.name in d})
+
+
+def read_synth_json(path: Path) -> list[Row]:
+    blob = json.loads(path.read_text())
+    model = Model(**blob["model"])
+    figs = [_figures(f) for f in blob.get("figures", [])]
+    return [Row(model, f) for f in figs] or [Row(model, None)]
+
+
+def _project_rows(project: Path) -> list[Row]:
+    ver = json.loads((project / "verification.json").read_text())
+    model = Model(project.name, str(ver.get("arch", "?")), ver.get("weight_bits"), ver.get("act_bits"),
+                  ver.get("input_bits"), ver.get("params"), ver.get("bops"), ver.get("acc_pytorch"),
+                  ver.get("acc_csim"), f"{ver.get('rows_checked', '?')} verification rows", None)
+    return [Row(model, f) for f in vendor_figures(project)] or [Row(model, None)]
+
+
+def _run_rows(run: Path) -> list[Row]:
+    recs = [json.loads(p.read_text()) for p in sorted((run / "records").glob("*.json"))]
+    rows = []
+    for rec in recs:
+        q, cost = rec["config"]["quant"], rec.get("cost") or {}
+        model = Model(f"{rec['trial']}__r{rec['repeat']}", rec["config"]["model"]["arch"], q["weight_bits"],
+                      q["act_bits"], q["input_bits"], cost.get("params"), cost.get("bops"),
+                      rec.get("val_acc_last_epoch"), None, f"validation, run {run.name}", None)
+        rows.append(Row(model, None))
+    return rows
+
+
+def collect(paths: list[str | Path]) -> list[Row]:
+    """Rows from synth.json files, hls4ml projects and sweep runs, found at or below each path."""
+    rows: list[Row] = []
+    for p in map(Path, paths):
+        if p.is_file() and p.suffix == ".json":
+            rows += read_synth_json(p)
+        elif (p / "records").is_dir():
+            rows += _run_rows(p)
+        elif p.is_dir():
+            found = sorted(p.rglob("synth.json"))
+            rows += [r for f in found for r in read_synth_json(f)]
+            for proj in sorted({v.parent for v in p.rglob("verification.json")}):
+                if any(f.parent == proj or proj in f.parents for f in found):
+                    continue
+                rows += _project_rows(proj)
+        else:
+            raise FileNotFoundError(f"{p}: give synth.json files, hls4ml project folders or sweep run folders")
+    if not rows:
+        raise ValueError(f"nothing to report in {[str(p) for p in paths]}: run `jsc-hw synth` first")
+    return rows
+
+
+# ---- table -----------------------------------------------------------------------------------------------
+COLUMNS = ("model", "arch", "bits w/a/in", "params", "BOPs", "acc PyTorch", "acc C-sim", "accuracy on", "RTL bit-exact",
+           "LUT", "FF", "DSP", "BRAM18", "CARRY", "latency cycles", "latency ns", "clock ns", "logic depth",
+           "tool", "version", "part", "stage")
+
+
+def _fmt(v: object, digits: int = 4) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "NO"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}" if abs(v) < 10 else f"{v:,.1f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def table(rows: list[Row]) -> list[dict[str, object]]:
+    out = []
+    for r in rows:
+        m, f = r.model, r.figures
+        bits = "/".join("–" if b is None else str(b) for b in (m.weight_bits, m.act_bits, m.input_bits))
+        fig = {} if f is None else {
+            "LUT": f.lut, "FF": f.ff, "DSP": f.dsp, "BRAM18": f.bram_18k, "CARRY": f.carry,
+            "latency cycles": f.latency_max_cycles if f.latency_min_cycles == f.latency_max_cycles
+            else f"{f.latency_min_cycles}-{f.latency_max_cycles}",
+            "latency ns": f.latency_ns, "clock ns": f.clock_ns, "logic depth": f.logic_depth, "tool": f.tool,
+            "version": f.version, "part": f.part, "stage": f.stage}
+        out.append({"model": m.name, "arch": m.arch, "bits w/a/in": bits, "params": m.params, "BOPs": m.bops,
+                    "acc PyTorch": m.acc_pytorch, "acc C-sim": m.acc_csim, "accuracy on": m.acc_source,
+                    "RTL bit-exact": m.rtl_bit_exact, **{c: fig.get(c) for c in COLUMNS[9:]}})
+    return out
+
+
+def markdown(rows: list[Row]) -> str:
+    t = table(rows)
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(_fmt(r[c]) for c in COLUMNS) + " |" for r in t]
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(rows: list[Row], path: Path) -> Path:
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=COLUMNS)
+        w.writeheader()
+        w.writerows({c: ("" if r[c] is None else r[c]) for c in COLUMNS} for r in table(rows))
+    return path
+
+
+def html_page(rows: list[Row], png: bytes | None, title: str = "jsc-hw hardware report") -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(r[c]))}</td>" for c in COLUMNS) + "</tr>"
+                   for r in table(rows))
+    img = "" if png is None else f'<img alt="Pareto plot" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>"
+            "body{font-family:sans-serif;margin:1em}table{border-collapse:collapse;font-size:12px}"
+            "td,th{border:1px solid #bbb;padding:2px 5px;text-align:right}img{max-width:100%}</style></head><body>"
+            f"<h1>{html.escape(title)}</h1><p>Every hardware figure carries its tool, version, part and stage "
+            "(hls-estimate, logic-synthesis, place-and-route): compare figures of the same stage only.</p>"
+            f"{img}<table><tr>{head}</tr>{body}</table></body></html>\n")
+
+
+# ---- Pareto plot -----------------------------------------------------------------------------------------
+def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Points (cost, accuracy) not beaten by another with lower-or-equal cost and higher-or-equal accuracy."""
+    front, best = [], float("-inf")
+    for c, a in sorted(points, key=lambda p: (p[0], -p[1])):
+        if a > best:
+            front.append((c, a))
+            best = a
+    return front
+
+
+def plot(rows: list[Row], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_lut, ax_dsp, ax_pub) = plt.subplots(1, 3, figsize=(17, 5.2))
+    flows: dict[str, list[Row]] = {}
+    for r in rows:
+        if r.figures is not None and r.figures.lut is not None and r.model.acc_pytorch is not None:
+            flows.setdefault(f"{r.figures.tool} {r.figures.version}\n{r.figures.part}, {r.figures.stage}", []).append(r)
+    for i, (flow, rs) in enumerate(sorted(flows.items())):
+        marker = "osD^v<>"[i % 7]
+        pts = [(float(r.figures.lut), 100 * r.model.acc_pytorch) for r in rs]
+        line = ax_lut.scatter(*zip(*pts), marker=marker, label=flow)
+        front = pareto_front(pts)
+        ax_lut.step(*zip(*front), where="post", color=line.get_facecolor()[0], alpha=0.5)
+        ax_dsp.scatter([r.figures.dsp or 0 for r in rs], [p[1] for p in pts], marker=marker,
+                       color=line.get_facecolor()[0])
+        for r, (x, y) in zip(rs, pts):
+            ax_lut.annotate(r.model.name, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+            ax_dsp.annotate(r.model.name, (r.figures.dsp or 0, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax_lut.set(xscale="log", xlabel="LUT", ylabel="accuracy (%)", title="this toolkit: accuracy vs LUT")
+    ax_dsp.set(xlabel="DSP blocks", ylabel="accuracy (%)", title="this toolkit: accuracy vs DSP")
+    if flows:
+        ax_lut.legend(fontsize=7, loc="lower right")
+    by_set: dict[str, list[Anchor]] = {}
+    for a in anchors():
+        by_set.setdefault(a.dataset, []).append(a)
+    for ds, pts in sorted(by_set.items()):
+        sc = ax_pub.scatter([a.lut for a in pts], [a.accuracy_pct for a in pts], label=f"{ds} dataset")
+        front = pareto_front([(a.lut, a.accuracy_pct) for a in pts])
+        ax_pub.step(*zip(*front), where="post", color=sc.get_facecolor()[0], alpha=0.5)
+        for a in pts:
+            ax_pub.annotate(f"{a.design} [{a.level}]", (a.lut, a.accuracy_pct), fontsize=5.5, xytext=(2, 2),
+                            textcoords="offset points")
+    ax_pub.set(xscale="log", xlabel="LUT (Vivado, as published)", ylabel="accuracy (%)",
+               title="published JSC designs (other datasets: not comparable)")
+    ax_pub.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+def write(rows: list[Row], out_dir: str | Path, title: str = "jsc-hw hardware report") -> dict[str, Path]:
+    """report.md, report.csv, report.html (plot embedded) and pareto.png in ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    png = plot(rows, out / "pareto.png")
+    (out / "report.md").write_text(f"# {title}\n\n{markdown(rows)}\n![Pareto](pareto.png)\n")
+    (out / "report.html").write_text(html_page(rows, png.read_bytes(), title))
+    return {"md": out / "report.md", "csv": write_csv(rows, out / "report.csv"), "html": out / "report.html",
+            "png": png}
