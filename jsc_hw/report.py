@@ -114,10 +114,7 @@ def collect(paths: list[str | Path]) -> list[Row]:
         elif p.is_dir():
             found = sorted(p.rglob("synth.json"))
             rows += [r for f in found for r in read_synth_json(f)]
-            for proj in sorted({v.parent for v in p.rglob("verification.json")}):
-                if any(f.parent == proj or proj in f.parents for f in found):
-                    continue
-                rows += _project_rows(proj)
+            rows += [r for proj in sorted({v.parent for v in p.rglob("verification.json")}) for r in _project_rows(proj)]
         else:
             raise FileNotFoundError(f"{p}: give synth.json files, hls4ml project folders or sweep run folders")
     if not rows:

@@ -1,0 +1,73 @@
+"""``jsc-hw synth TARGET``: hardware figures of one model, each with its tool, version, part and stage.
+
+TARGET is an hls4ml project folder (``hls_projects/<name>``, written by ``jsc-hw export``), a checkpoint
+(``.pt``), a model folder (``models/<name>``) or a sweep run (its best trial).  ``--tool``:
+
+* ``vitis`` / ``vivado``: C-synthesis (+ Vivado logic synthesis with ``--vsynth``) through the project's own
+  ``build_prj.tcl``, then its reports are parsed;
+* ``yosys``: the open-source flow -- Verilog of the quantised network (``jsc_hw.rtl``), checked bit for bit
+  against PyTorch in Verilator, Yosys ``synth_xilinx`` (and nextpnr-ecp5 place-and-route with ``--ecp5``);
+* ``auto`` (default): the vendor flow when TARGET is a project and Vitis/Vivado HLS is on PATH, else yosys.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from jsc_hw import synth
+from jsc_hw.cli.export import resolve
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", help="hls4ml project folder, checkpoint .pt, models/<name>, or runs/<sweep>")
+    p.add_argument("--tool", choices=["auto", "vitis", "vivado", "yosys"], default="auto")
+    p.add_argument("--checkpoint", type=Path, help="the model of a project folder, for --tool yosys")
+    p.add_argument("--out", type=Path, help="output folder (default: <project>/synth or <model>_synth)")
+    p.add_argument("--family", default="xc7", help="Xilinx family for Yosys synth_xilinx: xc7, xcu, xcup (default xc7)")
+    p.add_argument("--dsp", action="store_true", help="let Yosys map multiplications to DSP blocks (default: "
+                                                      "shift-and-add in LUTs and carry chains)")
+    p.add_argument("--ecp5", action="store_true", help="also place and route on a Lattice ECP5 (nextpnr) for Fmax")
+    p.add_argument("--vsynth", action="store_true", help="vendor flow: also run Vivado logic synthesis")
+    p.add_argument("--vectors", type=int, default=2000, help="test rows for the Verilator check (0: skip)")
+    p.add_argument("--timeout", type=float, default=7200, help="seconds allowed per tool run")
+
+
+def _print(path: Path) -> None:
+    blob = json.loads(path.read_text())
+    chk = blob.get("rtl_check")
+    if chk:
+        print(f"RTL vs PyTorch ({chk['simulator']}): {chk['vectors']} vectors, {chk['mismatched_values']} "
+              f"mismatched values -> {'bit-exact' if chk['bit_exact'] else 'NOT bit-exact'}")
+    for f in blob["figures"]:
+        print(f"{f['tool']} {f['version']} | {f['part']} | {f['stage']}: LUT {f['lut']}, FF {f['ff']}, "
+              f"DSP {f['dsp']}, BRAM18 {f['bram_18k']}, CARRY {f['carry']}, latency {f['latency_max_cycles']} "
+              f"cycles" + (f", clock {f['clock_ns']:.2f} ns" if f.get("clock_ns") else ""))
+    print(f"wrote {path}")
+
+
+def run(args: argparse.Namespace) -> int:
+    target = Path(args.target)
+    project = (target / "build_prj.tcl").exists()
+    tool = args.tool
+    if tool == "auto":
+        tool = next((t for t in ("vitis", "vivado") if project and synth.vendor_available(t)), "yosys")
+    if tool != "yosys":
+        if not project:
+            raise FileNotFoundError(f"{target}: the vendor flow needs an hls4ml project folder (jsc-hw export)")
+        figs = synth.run_vendor(target, tool, args.vsynth, args.timeout)
+        out = args.out or target / "synth"
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / "vendor.json"
+        path.write_text(json.dumps({"project": str(target), "figures": [synth.figures_dict(f) for f in figs]},
+                                   indent=2) + "\n")
+        _print(path)
+        return 0
+    if project and args.checkpoint is None:
+        raise FileNotFoundError(f"{target} is an hls4ml project: pass its model with --checkpoint (a .pt or "
+                                "models/<name>) for the open-source flow")
+    src = resolve(str(args.checkpoint or target), "val_acc_last_epoch")
+    out = args.out or (target / "synth" if target.is_dir() else target.with_name(f"{target.stem}_synth"))
+    _print(synth.synth_checkpoint(src.checkpoint, out, args.family, args.dsp, args.ecp5, args.vectors, args.timeout))
+    return 0
