@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "search": ("jsc_hw.cli.search", "multi-objective search (accuracy vs FPGA cost) over widths and bits; resumable"),
     "data": ("jsc_hw.cli.data", "generate JSC jets (Pythia 8 + FastJet) or summarise a dataset"),
     "export": ("jsc_hw.cli.export", "hls4ml project + QONNX of a model or a run's best trial, C-simulated vs PyTorch"),
+    "synth": ("jsc_hw.cli.synth", "FPGA resources/latency of a model: Vitis/Vivado reports or open-source RTL + Yosys"),
+    "report": ("jsc_hw.cli.report", "accuracy-vs-cost table (MD/CSV/HTML) and Pareto plot with published designs"),
 }
 
 
