@@ -291,7 +291,7 @@ def project_readme(name: str, spec: hls.HlsSpec, a: Agreement) -> str:
             f"{a.rows_checked} test rows: {a.rows_bit_exact} rows {verdict}, argmax agreement "
             f"{a.argmax_agreement:.4f} (details: VERIFICATION.md, verification.json).\n\n"
             "| file | what |\n|---|---|\n"
-            "| `model.qonnx.onnx` | the cleaned QONNX graph hls4ml read (`model.brevitas.onnx`: raw Brevitas export) |\n"
+            "| `model.qonnx.onnx` | the cleaned QONNX graph hls4ml read (`model.brevitas.onnx`: the raw export) |\n"
             "| `hls4ml_config.yml` | the precision of every layer, derived from the QONNX Quant nodes |\n"
             "| `firmware/` | the HLS C++ (`myproject.cpp`, `parameters.h`, `weights/`) |\n"
             "| `testset_*.npy` | the checked test rows (channels-last) and the PyTorch outputs, as NumPy arrays |\n"
@@ -300,8 +300,8 @@ def project_readme(name: str, spec: hls.HlsSpec, a: Agreement) -> str:
             "## C-simulation without vendor tools\n\n"
             "`bash build_lib.sh` builds the same library `jsc-hw export --fpga` compiled and checked.\n\n"
             "## C-synthesis and Vivado synthesis (vendor tools, not run here)\n\n" + _BUILD[spec.backend] +
-            "\nC-simulation and co-simulation against `tb_data/` (the test rows and PyTorch outputs) are `csim`/`cosim` "
-            "1 (Vitis) or `csim=1 cosim=1` (Vivado HLS).\n")
+            "\nC-simulation and co-simulation against `tb_data/` (the test rows and PyTorch outputs) are "
+            "`csim`/`cosim` 1 (Vitis) or `csim=1 cosim=1` (Vivado HLS).\n")
 
 
 def reverify(project_dir: Path) -> Agreement:

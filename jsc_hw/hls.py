@@ -25,9 +25,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -155,7 +153,8 @@ def config(model, formats: dict[str, QuantFormat], first: QuantFormat, spec: Hls
 
 def convert(model, cfg: dict[str, Any], spec: HlsSpec, out_dir: Path, tb_input: Path | None = None,
             tb_output: Path | None = None):
-    """Write the hls4ml project (firmware, testbench, tcl scripts) to ``out_dir``."""
+    """The hls4ml model of the cleaned QONNX graph; ``compile_model`` writes it (firmware, tb_data, tcl) to
+    ``out_dir``.  ``tb_input``/``tb_output`` (.npy) become the testbench data."""
     import hls4ml
 
     try:
@@ -167,7 +166,7 @@ def convert(model, cfg: dict[str, Any], spec: HlsSpec, out_dir: Path, tb_input: 
                 output_data_tb=str(tb_output) if tb_output else None)
     except Exception as exc:  # hls4ml raises bare Exceptions for unsupported layers
         raise HlsError(f"hls4ml conversion ({spec.backend}, io_{spec.io}) failed: {type(exc).__name__}: {exc}. "
-                          f"The QONNX file written so far is kept next to {out_dir}") from exc
+                       f"The QONNX files written so far are kept in {out_dir}") from exc
 
 
 def compile_model(hm, write: bool = True) -> float:

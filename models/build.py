@@ -62,7 +62,8 @@ def main_(argv: list[str] | None = None) -> int:
                         f"{rep['rows_checked']} | {100 * rep['acc_pytorch']:.2f} | {100 * rep['acc_csim']:.2f} |")
             if rc:
                 print(f"{name} io_{io}: export returned {rc}")
-    print("| model | io | compile s | rows bit-exact | test acc PyTorch % | test acc C-sim % |\n|---|---|---|---|---|---|")
+    print("| model | io | compile s | rows bit-exact | test acc PyTorch % | test acc C-sim % |")
+    print("|---|---|---|---|---|---|")
     print("\n".join(rows))
     return 0
 

@@ -44,8 +44,8 @@ def test_shapes_must_match():
         verify.compare(y, y[:, :4], LSB)
 
 
-@pytest.mark.parametrize(("ap_type", "lsb"), [("ufixed<8,3,RND_CONV,SAT>", 2 ** -5), ("fixed<21,8,TRN,WRAP,0>", 2 ** -13),
-                                               ("fixed<4,-2>", 2 ** -6), ("ufixed<4,6>", 4.0)])
+@pytest.mark.parametrize(("ap_type", "lsb"), [("ufixed<8,3,RND_CONV,SAT>", 2 ** -5), ("fixed<4,-2>", 2 ** -6),
+                                               ("fixed<21,8,TRN,WRAP,0>", 2 ** -13), ("ufixed<4,6>", 4.0)])
 def test_lsb_of_ap_types(ap_type, lsb):
     assert verify.lsb_of(ap_type) == lsb
 
