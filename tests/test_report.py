@@ -1,0 +1,93 @@
+"""The accuracy-vs-cost report: inputs (synth.json, hls4ml projects, sweep runs), table files and the plot."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from jsc_hw import report, synth
+from jsc_hw.cli import main
+
+REPORTS = Path(__file__).parent / "data" / "reports" / "vivado_hls_2020.1"
+
+
+def test_anchors_are_labelled_by_dataset() -> None:
+    a = report.anchors()
+    assert len(a) == 24
+    assert {x.dataset for x in a} == {"CERNBox", "OpenML 42468"}
+    s = next(x for x in a if x.design == "LogicNets JSC-S")
+    assert (s.lut, s.accuracy_pct, s.level) == (232, 68.8, "P")
+    assert all(x.level in "PSU" and x.source for x in a)
+
+
+def test_pareto_front() -> None:
+    pts = [(100, 70.0), (50, 71.0), (200, 75.0), (300, 74.0), (50, 69.0), (400, 75.0)]
+    assert report.pareto_front(pts) == [(50, 71.0), (200, 75.0)]
+
+
+def model(name: str, acc: float) -> report.Model:
+    return report.Model(name, "jsc_tiny", 8, 8, 8, 117, 6720, acc, None, "test split", True)
+
+
+def rows() -> list[report.Row]:
+    hls = synth.parse_csynth_xml(REPORTS / "myproject_csynth.xml", "Vivado HLS")
+    viv = synth.parse_vivado_utilization(REPORTS / "vivado_synth.rpt")
+    ys = synth.Figures("Yosys synth_xilinx", "Yosys 0.70", "Xilinx xc7 (family)", "logic-synthesis", lut=1933,
+                       ff=295, dsp=0, carry=543, latency_min_cycles=3, latency_max_cycles=3, logic_depth=28)
+    return [report.Row(model("a", 0.52), hls), report.Row(model("a", 0.52), viv), report.Row(model("b", 0.61), ys)]
+
+
+def test_write_all_formats(tmp_path: Path) -> None:
+    out = report.write(rows(), tmp_path)
+    table = list(csv.DictReader(open(out["csv"])))
+    assert [r["stage"] for r in table] == ["hls-estimate", "logic-synthesis", "logic-synthesis"]
+    assert [r["LUT"] for r in table] == ["2532", "1526", "1933"]
+    assert table[0]["latency ns"] == "40.49" and table[0]["tool"] == "Vivado HLS" and table[1]["version"] == "2020.1"
+    md = out["md"].read_text()
+    assert "| a | jsc_tiny | 8/8/8 | 117 | 6,720 | 0.5200 |" in md and "Yosys 0.70" in md
+    page = out["html"].read_text()
+    assert "data:image/png;base64," in page and page.count("<tr>") == 4
+    assert out["png"].stat().st_size > 20_000
+
+
+def test_collect_synth_json_project_and_run(tmp_path: Path) -> None:
+    blob = {"model": {"name": "m", "arch": "jsc_tiny", "weight_bits": 4, "act_bits": 4, "input_bits": 4,
+                      "params": 117, "bops": 2240, "acc_pytorch": 0.5, "acc_csim": None, "acc_source": "test",
+                      "rtl_bit_exact": True},
+            "figures": [synth.figures_dict(rows()[2].figures)]}
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "synth.json").write_text(json.dumps(blob))
+    proj = tmp_path / "p" / "proj"
+    (proj / "myproject_prj" / "solution1" / "syn" / "report").mkdir(parents=True)
+    shutil.copy(REPORTS / "myproject_csynth.xml", proj / "myproject_prj" / "solution1" / "syn" / "report")
+    (proj / "verification.json").write_text(json.dumps({"arch": "jsc_tiny", "acc_pytorch": 0.7, "acc_csim": 0.7,
+                                                        "rows_checked": 500}))
+    run = tmp_path / "run"
+    (run / "records").mkdir(parents=True)
+    rec = {"trial": "t", "repeat": 0, "config": {"model": {"arch": "mlp_64_32_32"},
+                                                 "quant": {"weight_bits": 6, "act_bits": 6, "input_bits": 6}},
+           "val_acc_last_epoch": 0.6, "cost": {"bops": 200000, "params": 4389}}
+    (run / "records" / "t__r0.json").write_text(json.dumps(rec))
+    got = report.collect([tmp_path / "s" / "synth.json", tmp_path / "p", run])
+    assert [(r.model.name, r.figures.stage if r.figures else None) for r in got] == [
+        ("m", "logic-synthesis"), ("proj", "hls-estimate"), ("t__r0", None)]
+    assert got[1].model.acc_csim == 0.7 and got[2].model.bops == 200000
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="jsc-hw synth"):
+        report.collect([tmp_path / "empty"])
+
+
+def test_cli_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "in").mkdir()
+    blob = {"model": {"name": "m", "arch": "jsc_tiny", "weight_bits": 8, "act_bits": 8, "input_bits": 8,
+                      "params": 117, "bops": 6720, "acc_pytorch": 0.52, "acc_csim": None, "acc_source": "test",
+                      "rtl_bit_exact": True}, "figures": [synth.figures_dict(rows()[2].figures)]}
+    (tmp_path / "in" / "synth.json").write_text(json.dumps(blob))
+    assert main(["report", str(tmp_path / "in"), "--out", str(tmp_path / "out")]) == 0
+    assert "1,933" in capsys.readouterr().out
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {"report.md", "report.csv", "report.html", "pareto.png"}
+    assert main(["report", str(tmp_path / "nope")]) == 2  # a clear one-line error, no traceback
