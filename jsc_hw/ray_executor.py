@@ -14,14 +14,19 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 from types import ModuleType
+from typing import TypeVar
 
 from tqdm.auto import tqdm
 
 from jsc_hw.sweep import Job, Trained, train_repeats, write_trained
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def import_ray() -> ModuleType:
@@ -51,29 +56,39 @@ def connect(address: str | None, workers: int | None) -> bool:
     return True
 
 
-def run_ray(jobs: list[Job], run_dir: Path, workers: int | None, address: str | None = None) -> None:
-    """Run ``jobs`` as Ray tasks (one CPU each), at most ``workers`` in flight (default: all submitted)."""
+def imap_unordered(fn: Callable[[T], R], items: list[T], workers: int | None = None,
+                   address: str | None = None) -> Iterator[tuple[T, R]]:
+    """``(item, fn(item))`` as each Ray task (one CPU) completes, at most ``workers`` in flight (default: all).
+
+    ``fn`` must be a module-level function of an installed package (workers import it by name).  The caller
+    stores each result (on the driver) before asking for the next one; an interrupted loop cancels the rest.
+    """
     ray = import_ray()
     started = connect(address, workers)
-    task = ray.remote(num_cpus=1, max_retries=2)(_train)
-    queue = list(jobs)
-    limit = workers or len(jobs)
-    running: dict = {}
-    bar = tqdm(total=sum(j.epochs for j in jobs), desc="epochs (per finished trial)", unit="ep")
+    task = ray.remote(num_cpus=1, max_retries=2)(fn)
+    queue, limit, running = list(items), workers or len(items), {}
     try:
         while queue or running:
             while queue and len(running) < limit:
-                job = queue.pop(0)
-                running[task.remote(job)] = job
+                item = queue.pop(0)
+                running[task.remote(item)] = item
             done, _ = ray.wait(list(running), num_returns=1)
             for ref in done:
-                job = running.pop(ref)
-                write_trained(run_dir, ray.get(ref))  # re-raises a task's error with its traceback
-                log.debug("%s: %d repeat(s) written", job.trial.name, len(job.repeats))
-                bar.update(job.epochs)
+                item = running.pop(ref)
+                yield item, ray.get(ref)  # re-raises a task's error with its traceback
     finally:
-        bar.close()
         for ref in running:
             ray.cancel(ref, force=True)
         if started:
             ray.shutdown()
+
+
+def run_ray(jobs: list[Job], run_dir: Path, workers: int | None, address: str | None = None) -> None:
+    """The sweep executor: ``jobs`` as Ray tasks; the driver writes each job's records as it completes."""
+    results = imap_unordered(_train, jobs, workers, address)
+    bar = tqdm(total=sum(j.epochs for j in jobs), desc="epochs (per finished trial)", unit="ep")
+    with closing(results), bar:
+        for job, trained in results:
+            write_trained(run_dir, trained)
+            log.debug("%s: %d repeat(s) written", job.trial.name, len(job.repeats))
+            bar.update(job.epochs)

@@ -84,12 +84,17 @@ SAMPLERS: dict[str, Callable[[SearchSpec, int], Any]] = {"tpe": _make_tpe, "nsga
 
 
 def _synth_luts(run_dir: Path, record: dict) -> float:
-    try:
-        from jsc_hw.synth import open_source_luts  # da4ml + Yosys flow
-    except ImportError:
-        raise ValueError("cost 'lut' needs the open-source synthesis flow (jsc_hw.synth.open_source_luts, "
-                         "da4ml + Yosys); use cost: bops") from None
-    return float(open_source_luts(run_dir / record["checkpoint"]))
+    """Xilinx 7-series LUTs from the open-source flow (jsc_hw.rtl Verilog -> Yosys synth_xilinx), cached."""
+    import json
+
+    from jsc_hw import synth
+
+    ckpt = run_dir / record["checkpoint"]
+    out = run_dir / "synth" / ckpt.stem
+    path = out / "synth.json"
+    if not path.exists():
+        synth.synth_checkpoint(ckpt, out, vectors=0, timeout=1800)
+    return float(json.loads(path.read_text())["figures"][0]["lut"])
 
 
 #: cost name -> (run folder, record) -> value to minimise
@@ -98,7 +103,7 @@ COSTS: dict[str, Callable[[Path, dict], float]] = {
     "macs": lambda run_dir, rec: float(rec["cost"]["macs"]),
     "params": lambda run_dir, rec: float(rec["cost"]["params"]),
     "weight_bits_total": lambda run_dir, rec: float(rec["cost"]["weight_bits_total"]),
-    "lut": _synth_luts,
+    "lut": _synth_luts,  #: ~30 s per trial (Yosys)
 }
 
 

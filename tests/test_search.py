@@ -101,3 +101,17 @@ def test_spec_errors_name_the_key(synthetic_npz):
     with pytest.raises(ValueError, match="learning_rate"):
         trial_config(search_from_dict(good | {"space": {"params": {"train.learning_rate": [0.1]}}}), 0,
                      {"train.learning_rate": 0.1})
+
+
+@pytest.mark.slow
+def test_lut_cost_comes_from_open_source_synthesis(synthetic_npz, tmp_path):
+    raw = spec_dict(synthetic_npz) | {"cost": "lut", "trials": 2, "startup": 2, "references": []}
+    raw["space"] = raw["space"] | {"hidden_layers": [1, 1], "widths": [2, 4]}
+    spec = search_from_dict(raw)
+    run_dir = run_search(spec, tmp_path / "run")
+    study = open_study(spec, run_dir)
+    for t in study.trials:
+        synth = json.loads((run_dir / "synth" / f"t{t.number:04d}__r0" / "synth.json").read_text())
+        luts = synth["figures"][0]["lut"]
+        assert t.values[1] == luts > 10  # Yosys synth_xilinx LUT count of the trial's own Verilog
+    assert "| lut |" in (run_dir / "front.md").read_text().splitlines()[0]

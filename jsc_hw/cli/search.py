@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
                    **{k: getattr(args, k) for k in ("sampler", "cost", "seed") if getattr(args, k) is not None})
     run_dir = run_search(spec, args.out or Path("runs") / spec.name, trials=args.trials)
     print((run_dir / "front.md").read_text())
-    print(f"front: {run_dir / 'front.md'}  all trials: {run_dir / 'trials.csv'}  plot: {run_dir / 'plots' / 'pareto.png'}")
+    print(f"front: {run_dir / 'front.md'}  all trials: {run_dir / 'trials.csv'}  "
+          f"plot: {run_dir / 'plots' / 'pareto.png'}")
     print(f"export a point: jsc-hw export --fpga {run_dir / 'weights' / '<trial>__r0.pt'}")
     return 0

@@ -24,8 +24,8 @@ def parse_sets(items: list[str]) -> dict[str, object]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", type=Path, help="sweep spec (YAML): name, base, grid|trials, repeats")
     p.add_argument("--out", type=Path, help="run folder (default: runs/<spec name>)")
-    p.add_argument("--workers", type=int, help="parallel trainings (local: worker processes, default one per core; ray: tasks "
-                                                "in flight, default as many as the cluster has CPUs)")
+    p.add_argument("--workers", type=int, help="parallel trainings (local: worker processes, default one per "
+                                                "core; ray: tasks in flight, default all, Ray fills free CPUs)")
     p.add_argument("--executor", choices=sorted(EXECUTORS), default="local",
                    help="local: a process pool on this machine (default); ray: tasks on a Ray cluster "
                         "(pip install 'jsc-hw[ray]')")
