@@ -110,7 +110,8 @@ def collect(paths: list[str | Path]) -> list[Row]:
         if p.is_file() and p.suffix == ".json":
             rows += read_synth_json(p)
         elif (p / "records").is_dir():
-            rows += _run_rows(p)
+            synthesised = {f.parent.name: read_synth_json(f) for f in sorted(p.glob("synth/*/synth.json"))}
+            rows += [r for run_row in _run_rows(p) for r in synthesised.get(run_row.model.name, [run_row])]
         elif p.is_dir():
             found = sorted(p.rglob("synth.json"))
             rows += [r for f in found for r in read_synth_json(f)]

@@ -76,6 +76,9 @@ def test_collect_synth_json_project_and_run(tmp_path: Path) -> None:
     assert [(r.model.name, r.figures.stage if r.figures else None) for r in got] == [
         ("m", "logic-synthesis"), ("proj", "hls-estimate"), ("t__r0", None)]
     assert got[1].model.acc_csim == 0.7 and got[2].model.bops == 200000
+    (run / "synth" / "t__r0").mkdir(parents=True)  # `jsc-hw synth run --all` output replaces the cost-only row
+    shutil.copy(tmp_path / "s" / "synth.json", run / "synth" / "t__r0")
+    assert [r.figures.lut for r in report.collect([run])] == [1933]
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="jsc-hw synth"):
         report.collect([tmp_path / "empty"])

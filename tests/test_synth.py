@@ -91,3 +91,25 @@ def test_yosys_xilinx_small(tmp_path: Path) -> None:
 def test_nextpnr_ecp5_small(tmp_path: Path) -> None:
     f = synth.nextpnr_ecp5(small_design(tmp_path), tmp_path / "pnr", timeout=1200)
     assert f.stage == "place-and-route" and f.ff == 28 and f.lut > 0 and f.fmax_mhz > 50
+
+
+@pytest.mark.slow
+def test_cli_synth_end_to_end(tmp_path: Path, synthetic_npz: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Train JSC-Tiny (4 bits) briefly, then `jsc-hw synth ckpt`: Verilator-checked RTL + Yosys figures."""
+    import json
+
+    from jsc_hw.cli import main
+    from jsc_hw.config import DataSpec, QuantSpec, TrainSpec, TrialConfig
+    from jsc_hw.data import load_splits
+    from jsc_hw.train import fit, save_checkpoint
+
+    cfg = TrialConfig(name="tiny4", data=DataSpec(path=str(synthetic_npz)), train=TrainSpec(epochs=2),
+                      quant=QuantSpec(weight_bits=4, act_bits=4, input_bits=4))
+    splits = load_splits(cfg.data)
+    net, res = fit(cfg, splits, [0])
+    ckpt = save_checkpoint(tmp_path / "tiny4.pt", cfg, net, 0, splits.scaler, {"val_acc_last_epoch": res[0].val_acc[-1]})
+    assert main(["synth", str(ckpt), "--tool", "yosys", "--vectors", "300", "--out", str(tmp_path / "s")]) == 0
+    blob = json.loads((tmp_path / "s" / "synth.json").read_text())
+    assert blob["rtl_check"]["bit_exact"] and blob["rtl_check"]["vectors"] == 300
+    assert blob["model"]["bops"] == 2240 and blob["figures"][0]["stage"] == "logic-synthesis"
+    assert "bit-exact" in capsys.readouterr().out

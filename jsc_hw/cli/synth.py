@@ -32,6 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vsynth", action="store_true", help="vendor flow: also run Vivado logic synthesis")
     p.add_argument("--vectors", type=int, default=2000, help="test rows for the Verilator check (0: skip)")
     p.add_argument("--timeout", type=float, default=7200, help="seconds allowed per tool run")
+    p.add_argument("--all", action="store_true", help="sweep run: every trial x repeat (into <run>/synth/<record>), "
+                                                     "not only the best; `jsc-hw report <run>` then plots them")
 
 
 def _print(path: Path) -> None:
@@ -67,6 +69,12 @@ def run(args: argparse.Namespace) -> int:
     if project and args.checkpoint is None:
         raise FileNotFoundError(f"{target} is an hls4ml project: pass its model with --checkpoint (a .pt or "
                                 "models/<name>) for the open-source flow")
+    if args.all and (target / "records").is_dir():
+        for rec in sorted((target / "records").glob("*.json")):
+            ckpt = target / json.loads(rec.read_text())["checkpoint"]
+            _print(synth.synth_checkpoint(ckpt, target / "synth" / rec.stem, args.family, args.dsp, args.ecp5,
+                                          args.vectors, args.timeout))
+        return 0
     src = resolve(str(args.checkpoint or target), "val_acc_last_epoch")
     out = args.out or (target / "synth" if target.is_dir() else target.with_name(f"{target.stem}_synth"))
     _print(synth.synth_checkpoint(src.checkpoint, out, args.family, args.dsp, args.ecp5, args.vectors, args.timeout))
