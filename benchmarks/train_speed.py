@@ -1,0 +1,146 @@
+"""Training speed: jsc-hw's trainer against the usual Dataset/DataLoader loop, on the same data and machine.
+
+    python benchmarks/train_speed.py                  # embedded dataset, every case, plus the full study
+    python benchmarks/train_speed.py --quick          # ~2 minutes: 20k rows, fewer timed steps, no study
+    python benchmarks/train_speed.py --data DIR_OR_FILE --study-workers 2
+
+Baseline ("the usual way"): the Brevitas model ``BatchedNet(...).twin(0)`` in train mode, a torch ``Dataset``
+whose ``__getitem__`` returns one sample, a shuffling ``DataLoader``, ``torch.optim.Adam`` with the same
+learning rate and batch size, cross-entropy.  Its epoch time is extrapolated from timed steps after a warm-up
+(a full baseline epoch at batch size 16 takes minutes).  jsc-hw: ``jsc_hw.train.fit`` for whole epochs
+(per-epoch validation included, which the baseline does not do), with R = 1 and with R = 10 repeats trained
+as one batched model; for R = 10 the figure is per model (epoch time / 10), which is what a study of 10
+repeats pays.  Every case runs with one thread (``--threads``), as sweep workers do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from jsc_hw import loaders
+from jsc_hw.config import DataSpec, ModelSpec, QuantSpec, TrainSpec, TrialConfig, load_sweep
+from jsc_hw.data import Splits, make_splits
+from jsc_hw.nets import BatchedNet
+from jsc_hw.schema import Jets
+from jsc_hw.train import fit
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES: dict[str, tuple[str, QuantSpec]] = {
+    "JSC-Tiny float": ("jsc_tiny", QuantSpec(enabled=False)),
+    "JSC-Tiny 8-bit QAT": ("jsc_tiny", QuantSpec()),
+    "JSC_rs1923 8-bit QAT": ("jsc_rs1923", QuantSpec()),
+}
+BATCH_SIZES = (16, 256, 1024)
+
+
+class RowDataset(Dataset):
+    """One sample per ``__getitem__``, as in the usual tutorial loop."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return torch.from_numpy(self.x[i]), int(self.y[i])
+
+
+def baseline_epoch_seconds(arch: str, q: QuantSpec, splits: Splits, bs: int, lr: float, steps: int) -> float:
+    """Seconds per epoch of the DataLoader loop, from ``steps`` timed steps after 10 warm-up steps."""
+    net = BatchedNet(arch, q, [0])
+    model = net.twin(0).train()
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    loader = DataLoader(RowDataset(splits.train.x, splits.train.y), batch_size=bs, shuffle=True)
+    steps = min(steps, len(loader) - 10)
+    done, start = 0, 0.0
+    for xb, yb in loader:
+        if done == 10:
+            start = time.perf_counter()
+        loss = F.cross_entropy(model(xb.view(-1, *net.input_shape)), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        done += 1
+        if done == 10 + steps:
+            break
+    return (time.perf_counter() - start) / steps * len(loader)
+
+
+def fast_epoch_seconds(arch: str, q: QuantSpec, splits: Splits, bs: int, lr: float, repeats: int) -> float:
+    """Seconds per epoch of ``fit`` with ``repeats`` models (one whole epoch, validation included)."""
+    cfg = TrialConfig(model=ModelSpec(arch=arch), quant=q, train=TrainSpec(epochs=1, batch_size=bs, lr=lr))
+    start = time.perf_counter()
+    fit(cfg, splits, list(range(repeats)))
+    return time.perf_counter() - start
+
+
+def study_seconds(jets_path: Path, workers: int, out: Path) -> float:
+    """Wall time of the full JSC-Tiny hyperparameter study (12 trials x 10 repeats) via ``run_sweep``."""
+    from jsc_hw.sweep import run_sweep, with_overrides
+
+    spec = with_overrides(load_sweep(ROOT / "sweeps" / "jsc_tiny_hyperparameters.yaml"), {"data.path": str(jets_path)})
+    start = time.perf_counter()
+    run_sweep(spec, out, workers=workers)
+    return time.perf_counter() - start
+
+
+def load_jets(path: str | None) -> tuple[Jets, Path]:
+    """The dataset and a clean NPZ of it (NaN rows dropped) that sweep workers can read by path."""
+    jets = loaders.read_jets(path, drop_invalid=True) if path else loaders.default_jets()
+    clean = Path(tempfile.mkdtemp(prefix="jsc_bench_")) / "jets.npz"
+    from jsc_hw.schema import FEATURES
+
+    np.savez(clean, features=jets.x, names=np.array(FEATURES), label=jets.y)
+    return jets, clean
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", help="JSC file or folder (default: the embedded dataset)")
+    parser.add_argument("--quick", action="store_true", help="20k rows, 100 timed baseline steps, no study")
+    parser.add_argument("--steps", type=int, default=300, help="timed baseline steps per case")
+    parser.add_argument("--repeats", type=int, default=10, help="repeats trained as one batched model")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (sweep workers use 1)")
+    parser.add_argument("--study-workers", type=int, default=2, help="worker processes for the study")
+    parser.add_argument("--no-study", action="store_true", help="skip the full-study timing")
+    parser.add_argument("--cases", nargs="*", default=list(CASES), help=f"subset of {list(CASES)}")
+    parser.add_argument("--batch-sizes", nargs="*", type=int, default=list(BATCH_SIZES))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    jets, clean = load_jets(args.data)
+    spec = DataSpec(max_rows=20_000 if args.quick else None)
+    splits = make_splits(jets, spec)
+    steps = 100 if args.quick else args.steps
+    r = args.repeats
+    print(f"data: {jets.source} ({len(jets)} rows; train {len(splits.train.y)}), torch {torch.__version__}, "
+          f"{args.threads} thread(s), lr 1e-3")
+    print(f"| case | batch | baseline s/epoch | jsc-hw R=1 s/epoch | ratio R=1 | jsc-hw R={r} s/epoch "
+          f"(per model) | ratio per model |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name in args.cases:
+        arch, q = CASES[name]
+        for bs in args.batch_sizes:
+            base = baseline_epoch_seconds(arch, q, splits, bs, 1e-3, steps)
+            one = fast_epoch_seconds(arch, q, splits, bs, 1e-3, 1)
+            many = fast_epoch_seconds(arch, q, splits, bs, 1e-3, r)
+            print(f"| {name} | {bs} | {base:.2f} | {one:.3f} | {base / one:.1f}x | {many:.2f} ({many / r:.3f}) "
+                  f"| {base / (many / r):.1f}x |", flush=True)
+    if not (args.quick or args.no_study):
+        with tempfile.TemporaryDirectory(prefix="jsc_study_") as out:
+            seconds = study_seconds(clean, args.study_workers, Path(out) / "run")
+        print(f"\nfull study sweeps/jsc_tiny_hyperparameters.yaml (12 trials x 10 repeats, {len(jets)} jets, "
+              f"{args.study_workers} workers): {seconds:.0f} s wall ({seconds / 60:.1f} min)")
+
+
+if __name__ == "__main__":
+    main()
