@@ -1,5 +1,6 @@
-"""The Ray executor against a real local Ray instance (no mocks): same records as local training, and a
-sweep whose driver is killed midway resumes without losing or repeating a trial-repeat."""
+"""The Ray executor against a real local Ray instance (no mocks): a sweep whose driver is killed midway resumes
+without losing or repeating a trial-repeat (default run, ~50 s), and the driver writes exactly what local
+training computes (slow)."""
 
 import json
 import os
@@ -33,6 +34,7 @@ def record_files(run_dir: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((run_dir / "records").glob("*.json"))}
 
 
+@pytest.mark.slow
 def test_ray_sweep_records_and_weights_equal_in_process_training(synthetic_npz, tmp_path, monkeypatch):
     for k, v in RAY_ENV.items():
         monkeypatch.setenv(k, v)
@@ -100,7 +102,6 @@ def ray_head(tmp_path_factory):
         subprocess.run(["rm", "-rf", str(temp)], check=False, timeout=60)
 
 
-@pytest.mark.slow
 def test_killed_ray_sweep_resumes_without_losing_or_repeating(synthetic_npz, tmp_path, ray_head):
     address, env = ray_head
     spec_path = tmp_path / "spec.yaml"
