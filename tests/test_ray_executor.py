@@ -126,3 +126,23 @@ def test_killed_ray_sweep_resumes_without_losing_or_repeating(synthetic_npz, tmp
     assert sorted(after) == sorted(f"{t}__r{k}.json" for t in "abc" for k in (0, 1))  # none lost, none duplicated
     assert all(after[name] == content for name, content in survived.items())  # finished work was not redone
     assert (run_dir / "results.csv").read_text().count("\n") == 4
+
+
+@pytest.mark.slow
+def test_ray_data_generation_equals_local_generation(tmp_path, monkeypatch):
+    pytest.importorskip("pythia8mc", reason="jet generation needs the data extra: pip install 'jsc-hw[data]'")
+    import numpy as np
+
+    from jsc_hw.jetgen.generate import GenSettings, generate
+
+    for k, v in RAY_ENV.items():
+        monkeypatch.setenv(k, v)
+    s = GenSettings(seed=5, chunk_jets=1)
+    remote = generate(5, tmp_path / "ray", s, workers=2, executor="ray")
+    local = generate(5, tmp_path / "local", s, workers=1)
+    assert not ray.is_initialized()
+    with np.load(remote) as a, np.load(local) as b:
+        assert a["features"].shape == (5, 16)
+        np.testing.assert_array_equal(a["features"], b["features"])  # chunk seeds, not the executor, decide
+        assert a["label"].tolist() == b["label"].tolist() == [0, 1, 2, 3, 4]
+    assert not list((tmp_path / "ray" / "chunks").glob(".*"))

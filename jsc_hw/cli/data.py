@@ -16,7 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = sub.add_parser("generate", help="simulate balanced JSC jets with Pythia 8 + FastJet (resumable)")
     g.add_argument("--jets", type=int, required=True, help="total number of jets (balanced over g,q,w,z,t)")
     g.add_argument("--out", type=Path, required=True, help="run folder (chunks/, jets.npz, DATA_CARD.md)")
-    g.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    g.add_argument("--workers", type=int, help="parallel processes (default 1); with --executor ray: chunks in "
+                                               "flight (default all; a local instance gets this many CPUs)")
+    g.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="ray: chunks as tasks on a Ray cluster, written by this driver (pip install 'jsc-hw[ray]')")
+    g.add_argument("--address", help="Ray cluster address for --executor ray (default: a local Ray instance)")
     g.add_argument("--seed", type=int, default=1, help="run seed (default 1)")
     g.add_argument("--chunk-jets", type=int, default=500, help="jets per chunk, the unit of resume (default 500)")
     g.add_argument("--detector", choices=sorted(DETECTORS), default="r1_h022_e0175_t220_nonu",
@@ -37,7 +41,8 @@ def _generate(args: argparse.Namespace) -> int:
 
     s = GenSettings(seed=args.seed, chunk_jets=args.chunk_jets, radius=args.radius, detector=args.detector,
                     backend=args.backend)
-    target = generate(args.jets, args.out, s, workers=args.workers)
+    workers = args.workers if args.executor == "ray" else (args.workers or 1)
+    target = generate(args.jets, args.out, s, workers=workers, executor=args.executor, address=args.address)
     command = "jsc-hw " + shlex.join(sys.argv[1:]) if sys.argv[0].endswith("jsc-hw") else shlex.join(
         ["jsc-hw", "data", "generate", "--jets", str(args.jets), "--out", str(args.out), "--seed", str(args.seed),
          "--chunk-jets", str(args.chunk_jets), "--detector", args.detector, "--radius", str(args.radius)])

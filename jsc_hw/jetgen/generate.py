@@ -89,7 +89,7 @@ def run_chunk(s: GenSettings, chunk: Chunk) -> dict[str, np.ndarray | int | floa
     rng = np.random.default_rng(seed)
     stream = events(chunk.cls, seed, s.pythia)
     rows, n_events, n_window, n_undefined = [], 0, 0, 0
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     while len(rows) < chunk.n_jets:
         p4, pdg = next(stream)
         n_events += 1
@@ -102,7 +102,7 @@ def run_chunk(s: GenSettings, chunk: Chunk) -> dict[str, np.ndarray | int | floa
                 rows.append(jet)
     return {"features": np.array(rows).reshape(-1, len(COLUMNS)), "n_events": n_events,
             "n_outside_window": n_window, "n_undefined": n_undefined, "seed": seed,
-            "cpu_s": time.perf_counter() - t0}
+            "cpu_s": time.process_time() - t0}
 
 
 def plan(n_jets: int, chunk_jets: int) -> list[Chunk]:
@@ -115,18 +115,31 @@ def plan(n_jets: int, chunk_jets: int) -> list[Chunk]:
     return out
 
 
-def _work(args: tuple[GenSettings, Chunk, Path]) -> tuple[Chunk, int]:
-    s, chunk, folder = args
-    res = run_chunk(s, chunk)
+def _store(folder: Path, chunk: Chunk, res: dict) -> int:
+    """Write one chunk's arrays atomically (temporary file, then rename); returns its number of events."""
     tmp = folder / f".{chunk.name}.{os.getpid()}.npz"
     np.savez_compressed(tmp, label=np.full(chunk.n_jets, CLASSES.index(chunk.cls), np.int8),
                         names=np.array(COLUMNS), **res)
     os.replace(tmp, folder / f"{chunk.name}.npz")
-    return chunk, int(res["n_events"])
+    return int(res["n_events"])
 
 
-def generate(n_jets: int, out: Path, s: GenSettings, workers: int = 1) -> Path:
-    """Generate (or resume) a run in folder ``out``; returns ``out/jets.npz``."""
+def _work(args: tuple[GenSettings, Chunk, Path]) -> tuple[Chunk, int]:
+    s, chunk, folder = args
+    return chunk, _store(folder, chunk, run_chunk(s, chunk))
+
+
+def _ray_task(args: tuple[GenSettings, Chunk]) -> dict:
+    """A Ray task: generate one chunk and return its arrays; the driver stores them."""
+    return run_chunk(*args)
+
+
+def generate(n_jets: int, out: Path, s: GenSettings, workers: int = 1, executor: str = "local",
+             address: str | None = None) -> Path:
+    """Generate (or resume) a run in folder ``out``; returns ``out/jets.npz``.
+
+    ``executor="ray"``: chunks are Ray tasks (``address``: a running cluster, None: a local instance with
+    ``workers`` CPUs) and the driver writes each chunk as it arrives, so only the driver needs ``out``."""
     out = Path(out)
     chunks_dir = out / "chunks"
     chunks_dir.mkdir(parents=True, exist_ok=True)
@@ -137,11 +150,19 @@ def generate(n_jets: int, out: Path, s: GenSettings, workers: int = 1) -> Path:
                          "use a new --out folder or the same --jets/--seed/options to resume")
     meta_file.write_text(json.dumps(meta, indent=2))
     todo = [c for c in plan(n_jets, s.chunk_jets) if not (chunks_dir / f"{c.name}.npz").exists()]
-    log.info("%s: %d chunks to generate with %d workers", out, len(todo), workers)
+    if executor not in ("local", "ray"):
+        raise ValueError(f"unknown executor {executor!r}; choose 'local' or 'ray'")
+    log.info("%s: %d chunks to generate with %d workers (%s)", out, len(todo), workers, executor)
     t0 = time.perf_counter()
     with tqdm(total=sum(c.n_jets for c in todo), unit="jet", desc="generate") as bar:
         tasks = [(s, c, chunks_dir) for c in todo]
-        if workers <= 1:
+        if executor == "ray":
+            from jsc_hw.ray_executor import imap_unordered
+
+            for (_, chunk), res in imap_unordered(_ray_task, [(s, c) for c in todo], workers, address):
+                _store(chunks_dir, chunk, res)
+                bar.update(chunk.n_jets)
+        elif workers <= 1:
             done = map(_work, tasks)
             for chunk, _ in done:
                 bar.update(chunk.n_jets)
