@@ -138,6 +138,8 @@ def search_from_dict(raw: Mapping[str, Any]) -> SearchSpec:
         raise ValueError("space.widths/weight_bits/act_bits search the 'mlp' architecture: set base.model.arch: mlp")
     if (ss.weight_bits or ss.act_bits) and not (ss.widths or base.model.hidden):
         raise ValueError("per-layer bits need the layers: give space.widths or base.model.hidden")
+    for p in ss.params:  # an unknown key or a bad value fails now, naming the key, not at trial 17
+        apply_overrides(base, {p.key: p.choices[0] if p.choices else p.low})
     refs = []
     for i, entry in enumerate(raw.get("references") or []):
         entry = dict(entry)
