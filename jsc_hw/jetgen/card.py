@@ -48,7 +48,10 @@ def card_text(npz: Path, command: str, accuracy: dict[str, float] | None = None)
         "* mMDT = SoftDrop(beta 0, z_cut 0.1, R0 1); ECF ratios with the pt_R measure on the groomed jet; zlogz and "
         "multiplicity on the ungroomed jet",
         f"* events generated {meta['n_events']}; leading jets outside the pT window {meta['n_outside_window']}; "
-        f"dropped for undefined (0/0) ratios {meta['n_undefined']}; CPU time {meta['cpu_s']:.0f} s",
+        f"dropped for undefined (0/0) ratios {meta['n_undefined']}; "
+        + (f"CPU time {meta['cpu_s']:.0f} s" if "cpu_s" in meta else
+           f"summed chunk wall time {meta['chunk_wall_s']:.0f} s, run wall time {meta.get('wall_s', 0):.0f} s "
+           f"with {meta.get('workers', '?')} workers on a shared 2-core machine"),
         "", "## Per-class counts", "", "| " + " | ".join(CLASSES) + " |", "|" + "---|" * len(CLASSES),
         "| " + " | ".join(str(counts[c]) for c in CLASSES) + " |", "",
         "## Feature summaries (per-class mean; overall min / max)", "",
