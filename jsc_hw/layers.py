@@ -131,6 +131,20 @@ class BatchNorm(Layer):
         return bn
 
 
+def _gemm(a: torch.Tensor, b: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """Batched matrix product (+ broadcast bias) over the repeat axis.
+
+    torch sends a batch of one matrix down its single-gemm path, which sums in another order than its batched
+    one; R = 1 therefore runs as a batch of two (the copy's output and gradient are discarded), so that a
+    repeat's numbers are bit-identical whatever the number of repeats trained with it.
+    """
+    if a.shape[0] == 1:
+        a, b = a.expand(2, -1, -1), b.expand(2, -1, -1)
+        bias = None if bias is None else bias.expand(2, -1, -1)
+        return (torch.bmm(a, b) if bias is None else torch.baddbmm(bias, a, b))[:1]
+    return torch.bmm(a, b) if bias is None else torch.baddbmm(bias, a, b)
+
+
 class _FakeWeightBias(torch.autograd.Function):
     """Per-repeat power-of-two weight quantiser and the bias quantiser on grid (input scale x weight scale), in
     one node with a hand-written backward (autograd's graph of ~60 small nodes cost ~0.25 ms a step).
@@ -215,7 +229,7 @@ class Linear(_Weighted):
 
     def forward(self, a: Act) -> Act:
         w, b, scale = self.quantised(a.scale)
-        y = torch.baddbmm(b.unsqueeze(2), w, a.x.permute(1, 2, 0))  # (R, out, B): one gemm per repeat
+        y = _gemm(w, a.x.permute(1, 2, 0), b.unsqueeze(2))  # (R, out, B): one gemm per repeat
         return Act(y.permute(2, 0, 1), scale)
 
     def twin(self, r: int) -> nn.Module:
@@ -268,7 +282,7 @@ class Conv1d(_Weighted):
         x = a.x.permute(1, 2, 3, 0)  # (R, C, L, B): contiguous in the feature-major layout
         length, bsz, p = x.shape[2], x.shape[3], self.padding
         l_out = length + 2 * p - k + 1
-        z = torch.bmm(w.permute(0, 3, 1, 2).reshape(r, k * c_out, c_in), x.reshape(r, c_in, length * bsz))
+        z = _gemm(w.permute(0, 3, 1, 2).reshape(r, k * c_out, c_in), x.reshape(r, c_in, length * bsz))
         y = _TapSum.apply(z.view(r, k, c_out, length, bsz), b, p, l_out)
         return Act(y.permute(3, 0, 1, 2), scale)  # (B, R, out, L_out) view
 
