@@ -294,14 +294,15 @@ class OpenSourceResult:
 
 
 def open_source(twin, input_shape: tuple[int, ...], x_check, out_dir: str | Path, family: str = "xc7",
-                dsp: bool = False, ecp5: bool = False, mult: str = "csd", timeout: float = 3600) -> OpenSourceResult:
+                dsp: bool = False, ecp5: bool = False, mult: str = "csd", timeout: float = 3600,
+                synthesise: bool = True) -> OpenSourceResult:
     """Twin -> Verilog (out_dir/rtl) -> Verilator check on ``x_check`` (None: skip) -> Yosys [-> nextpnr-ecp5]."""
     out_dir = Path(out_dir)
     net = rtl.lower(twin, input_shape)
     design = rtl.write_verilog(net, out_dir / "rtl", mult=mult)
     check = None if x_check is None else rtl.check(twin, input_shape, x_check, design, net, timeout)
-    figs = [yosys_xilinx(design, out_dir / f"yosys_{family}", family, dsp, timeout)]
-    if ecp5:
+    figs = [yosys_xilinx(design, out_dir / f"yosys_{family}", family, dsp, timeout)] if synthesise else []
+    if ecp5 and synthesise:
         figs.append(nextpnr_ecp5(design, out_dir / "nextpnr_ecp5", timeout=timeout))
     return OpenSourceResult(design, check, tuple(figs))
 
@@ -332,8 +333,10 @@ def _check_inputs(cfg, n: int):
 
 
 def synth_checkpoint(checkpoint: str | Path, out_dir: str | Path, family: str = "xc7", dsp: bool = False,
-                     ecp5: bool = False, vectors: int = 2000, timeout: float = 3600) -> Path:
-    """The open-source flow for one ``.pt`` checkpoint; writes and returns ``out_dir/synth.json``."""
+                     ecp5: bool = False, vectors: int = 2000, timeout: float = 3600, synthesise: bool = True) -> Path:
+    """The open-source flow for one ``.pt`` checkpoint; writes and returns ``out_dir/synth.json``.
+
+    ``synthesise=False``: Verilog and the Verilator check only (large models take Yosys hours on a laptop)."""
     from jsc_hw.cost import estimate
     from jsc_hw.train import load_checkpoint
 
@@ -341,7 +344,7 @@ def synth_checkpoint(checkpoint: str | Path, out_dir: str | Path, family: str = 
     cfg, q = ck.config, ck.config.quant
     twin = ck.net.twin(0)
     x, _, src = _check_inputs(cfg, vectors) if vectors else (None, None, "")
-    res = open_source(twin, ck.net.input_shape, x, out_dir, family, dsp, ecp5, timeout=timeout)
+    res = open_source(twin, ck.net.input_shape, x, out_dir, family, dsp, ecp5, timeout=timeout, synthesise=synthesise)
     cost = estimate(cfg)
     acc = ck.metrics.get("test_acc", ck.metrics.get("val_acc_last_epoch"))
     which = "test" if "test_acc" in ck.metrics else "validation"

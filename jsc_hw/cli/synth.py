@@ -16,6 +16,8 @@ import argparse
 import json
 from pathlib import Path
 
+from tqdm import tqdm
+
 from jsc_hw import synth
 from jsc_hw.cli.export import resolve
 
@@ -30,6 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                       "shift-and-add in LUTs and carry chains)")
     p.add_argument("--ecp5", action="store_true", help="also place and route on a Lattice ECP5 (nextpnr) for Fmax")
     p.add_argument("--vsynth", action="store_true", help="vendor flow: also run Vivado logic synthesis")
+    p.add_argument("--check-only", action="store_true", help="open-source flow: Verilog + Verilator check, no Yosys "
+                                                            "(Yosys needs hours for JSC_rs1923's 33k adders on 2 cores)")
     p.add_argument("--vectors", type=int, default=2000, help="test rows for the Verilator check (0: skip)")
     p.add_argument("--timeout", type=float, default=7200, help="seconds allowed per tool run")
     p.add_argument("--all", action="store_true", help="sweep run: every trial x repeat (into <run>/synth/<record>), "
@@ -70,12 +74,13 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"{target} is an hls4ml project: pass its model with --checkpoint (a .pt or "
                                 "models/<name>) for the open-source flow")
     if args.all and (target / "records").is_dir():
-        for rec in sorted((target / "records").glob("*.json")):
+        for rec in tqdm(sorted((target / "records").glob("*.json")), desc="synth", unit="model"):
             ckpt = target / json.loads(rec.read_text())["checkpoint"]
             _print(synth.synth_checkpoint(ckpt, target / "synth" / rec.stem, args.family, args.dsp, args.ecp5,
-                                          args.vectors, args.timeout))
+                                          args.vectors, args.timeout, not args.check_only))
         return 0
     src = resolve(str(args.checkpoint or target), "val_acc_last_epoch")
     out = args.out or (target / "synth" if target.is_dir() else target.with_name(f"{target.stem}_synth"))
-    _print(synth.synth_checkpoint(src.checkpoint, out, args.family, args.dsp, args.ecp5, args.vectors, args.timeout))
+    _print(synth.synth_checkpoint(src.checkpoint, out, args.family, args.dsp, args.ecp5, args.vectors, args.timeout,
+                                  not args.check_only))
     return 0
