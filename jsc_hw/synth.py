@@ -209,8 +209,12 @@ def yosys_exe() -> str:
 
 
 def _version(cmd: list[str]) -> str:
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout.strip()
-    return out.splitlines()[0].split(" (")[0] if out else "unknown"
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True)
+    out = (res.stdout.strip() or res.stderr.strip()).splitlines()  # nextpnr prints its version on stderr
+    if not out:
+        return "unknown"
+    paren = re.search(r"\(Version ([^)]+)\)", out[0])
+    return paren.group(1) if paren else out[0].split(" (")[0]
 
 
 def _run(cmd: list[str], cwd: Path, timeout: float) -> float:
@@ -282,7 +286,7 @@ def nextpnr_ecp5(design: Design, work: str | Path, device: str = "85k", package:
                    bram_18k=used.get("DP16KD"), carry=used.get("CCU2C"),
                    latency_min_cycles=design.latency_cycles, latency_max_cycles=design.latency_cycles, ii=1,
                    target_clock_ns=1000.0 / freq_mhz, clock_ns=None if not fmax else 1000.0 / fmax, source=str(work),
-                   note="LUT = TRELLIS_COMB (LUT4 slots), carry = CCU2C; out-of-context, seed 1")
+                   note="LUT = TRELLIS_COMB slots (LUT4s and carry-chain halves together); out-of-context, seed 1")
 
 
 # ---- one model through the open-source flow --------------------------------------------------------------
