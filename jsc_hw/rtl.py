@@ -123,7 +123,6 @@ class _Lowering:
         self.exp, self.shape, self.stages = inp.exp, shape, []
         self.fmt: Fmt | None = inp
         self.pending: list[nn.Module] = []  # float layers waiting for their quantiser
-        self.skips: list[int] = []
 
     def module(self, m: nn.Module) -> None:
         if isinstance(m, (qnn.QuantReLU, qnn.QuantIdentity)):
@@ -137,7 +136,8 @@ class _Lowering:
             qw = m.quant_weight()
             w, w_exp = qw.int().to(torch.int64).numpy(), int(round(np.log2(float(qw.scale.detach()))))
             exp = self.exp + w_exp
-            b = torch.clamp(torch.round(m.bias.detach() / 2.0 ** exp), -(2 ** 15), 2 ** 15 - 1)
+            b_bits = int(m.bias_quant.tensor_quant.msb_clamp_bit_width_impl())  # Int16Bias: QuantSpec.bias_bits
+            b = torch.clamp(torch.round(m.bias.detach() / 2.0 ** exp), -(2 ** (b_bits - 1)), 2 ** (b_bits - 1) - 1)
             if isinstance(m, qnn.QuantConv1d):
                 if m.stride[0] != 1 or m.dilation[0] != 1 or m.groups != 1:
                     raise ValueError("rtl: only stride-1, undilated, ungrouped Conv1d is supported")

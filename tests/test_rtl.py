@@ -92,3 +92,18 @@ def test_verilator_bit_exact_large(tmp_path, arch: str, mult: str) -> None:
     ints = rtl.lower(twin, net.input_shape)
     res = rtl.check(twin, net.input_shape, x, rtl.write_verilog(ints, tmp_path, mult=mult), ints)
     assert res.bit_exact, res
+
+
+def test_narrow_bias_is_clamped_like_brevitas() -> None:
+    """bias_bits from the QuantSpec: a 6-bit bias saturates, in the twin and in the integer model alike."""
+    net = net_with_bn_stats("mlp_64_32_32", QuantSpec(bias_bits=6))
+    with torch.no_grad():
+        for m in net.modules():
+            if hasattr(m, "bias") and m.bias is not None and m.bias.dim() == 2 and not hasattr(m, "running_var"):
+                m.bias.mul_(20)
+    twin, x = net.twin(0), inputs(500)
+    ints = rtl.lower(twin, net.input_shape)
+    assert max(int(abs(s.b).max()) for s in ints.stages if isinstance(s, rtl.MatVec)) == 32
+    with torch.no_grad():
+        ref = (twin(x) / 2.0 ** ints.out_exp).numpy()
+    assert np.array_equal(rtl.simulate(ints, rtl.input_codes(twin, x)), ref.astype(np.int64))
