@@ -265,8 +265,11 @@ def _finish(study: Any, spec: SearchSpec, run_dir: Path, number: int, params: Ma
 def run_search(spec: SearchSpec, out_dir: str | Path, trials: int | None = None) -> Path:
     """Run (or continue) the search up to ``trials`` trials (default spec.trials); write the front.  Returns the
     run folder."""
-    import optuna
-    from optuna.trial import TrialState
+    try:
+        import optuna
+        from optuna.trial import TrialState
+    except ImportError:
+        raise ValueError("jsc-hw search needs Optuna: pip install 'jsc-hw[search]'") from None
 
     run_dir = Path(out_dir)
     _prepare(spec, run_dir)

@@ -2,6 +2,7 @@
 (also after a trial was interrupted mid-training), sweep-format records, a true Pareto front."""
 
 import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -114,3 +115,10 @@ def test_lut_cost_comes_from_open_source_synthesis(synthetic_npz, tmp_path):
         luts = synth["figures"][0]["lut"]
         assert t.values[1] == luts > 10  # Yosys synth_xilinx LUT count of the trial's own Verilog
     assert "| lut |" in (run_dir / "front.md").read_text().splitlines()[0]
+
+
+def test_missing_optuna_names_the_extra(synthetic_npz, tmp_path, monkeypatch):
+    spec = search_from_dict(spec_dict(synthetic_npz))
+    monkeypatch.setitem(sys.modules, "optuna", None)  # what `import optuna` does where Optuna is not installed
+    with pytest.raises(ValueError, match=r"pip install 'jsc-hw\[search\]'"):
+        run_search(spec, tmp_path / "run")
