@@ -186,6 +186,40 @@ def polarisation(n_events: int, out: Path, seed: int) -> None:
     (HERE / "polarisation.json").write_text(json.dumps(result, indent=1))
 
 
+def figures() -> None:
+    """Bar chart of MLP accuracy per class and variant (+ the embedded set and, if present, the polarisation
+    test), and the real-row typicality score per variant."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fid = json.loads((HERE / "fidelity.json").read_text())
+    bars = {v: fid[v]["mlp"] for v in VARIANTS}
+    bars["embedded 110k (r1, R0.4)"] = json.loads((HERE / "reference_mlp.json").read_text())["accuracy"]
+    if (HERE / "polarisation.json").exists():
+        pol = json.loads((HERE / "polarisation.json").read_text())
+        bars["r1 R0.4, W/Z as generated"] = pol["as_generated"]["mlp"]
+        bars["r1 R0.4, W/Z longitudinal"] = pol["longitudinal"]["mlp"]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(15, 5), gridspec_kw={"width_ratios": [3, 1]})
+    keys = ["all", *CLASSES]
+    width = 0.8 / len(bars)
+    for k, (v, acc) in enumerate(bars.items()):
+        ax.bar(np.arange(len(keys)) + k * width, [acc[c] for c in keys], width, label=v)
+    ax.axhline(0.75, color="k", ls="--", lw=1)
+    ax.text(-0.3, 0.76, "~75%: usual quote for the real data (all classes)", fontsize=8)
+    ax.set_xticks(np.arange(len(keys)) + 0.4 - width / 2, keys)
+    ax.set_ylabel("test accuracy (64-32-32 MLP)")
+    ax.set_ylim(0.4, 0.9)
+    ax.legend(fontsize=7, ncol=2)
+    scores = {v: fid["real_row_percentiles"][v]["score"] for v in VARIANTS}
+    ax2.barh(list(scores), list(scores.values()))
+    ax2.set_xlabel("typicality of the 5 real rows (0 = at class medians)")
+    ax2.tick_params(labelsize=7)
+    fig.tight_layout()
+    fig.savefig(HERE / "fidelity_accuracy.png", dpi=80)
+
+
 def reference(epochs: int) -> None:
     """64-32-32 MLP on the embedded default set: 80/20 split, batch 1024, Adam 1e-3; per-class test accuracy."""
     from jsc_hw.loaders import default_jets
@@ -242,7 +276,7 @@ def analyze(out: Path) -> None:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("step", choices=["generate", "analyze", "reference", "polarisation"])
+    ap.add_argument("step", choices=["generate", "analyze", "reference", "polarisation", "figures"])
     ap.add_argument("--events", type=int, default=1500)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=7)
@@ -253,6 +287,8 @@ if __name__ == "__main__":
         generate(a.events, a.out, a.workers, a.seed)
     elif a.step == "analyze":
         analyze(a.out)
+    elif a.step == "figures":
+        figures()
     elif a.step == "polarisation":
         polarisation(a.events, a.out, a.seed)
     else:
