@@ -344,7 +344,10 @@ def save_model(dest: Path, cfg: TrialConfig, net: BatchedNet, scaler: Scaler, me
     shutil.copyfile(result.qonnx, dest / "model.qonnx.onnx")
     shutil.copyfile(result.out_dir / "verification.json", dest / "verification.json")
     a, q = result.agreement, cfg.quant
-    lines = [f"# Model card: {dest.name}", "", f"- architecture: `{cfg.model.arch}`",
+    t = cfg.train
+    lines = [f"# Model card: {dest.name}", "", f"- architecture: `{cfg.model.arch}` "
+             f"({sum(p.numel() for p in net.parameters())} parameters)",
+             f"- training: {t.epochs} epochs, Adam lr {t.lr:g}, batch {t.batch_size} (config.yaml)",
              f"- bit widths: weights {q.weight_bits}, activations ufixed<{q.act_bits},{q.act_int_bits}>, input "
              f"fixed<{q.input_bits},{q.input_int_bits}>, biases {q.bias_bits}" if q.enabled else "- float model",
              *(f"- {k}: {v}" for k, v in card.items()),

@@ -115,10 +115,10 @@ def _export(args: argparse.Namespace) -> int:
     print((out / "VERIFICATION.md").read_text())
     print(f"project: {out}  (README.md: how to run C-synthesis and Vivado synthesis)")
     if args.save_model:
-        card = {"data": source, "selected as": src.note, "validation accuracy (last epoch)":
-                ckpt.metrics.get("val_acc_last_epoch", "n/a"), "hls4ml": f"{spec.backend}, io_{spec.io}, "
-                f"{spec.part}, {spec.clock_ns:g} ns", **({"requantised": context["requantised"]}
-                                                        if "requantised" in context else {})}
+        metrics = {f"training {k}": f"{v:.4f}" if isinstance(v, float) else v for k, v in ckpt.metrics.items()}
+        card = {"data": source, "exported from": src.note, **metrics,
+                "hls4ml": f"{spec.backend}, io_{spec.io}, {spec.part}, {spec.clock_ns:g} ns",
+                **({"requantised": context["requantised"]} if "requantised" in context else {})}
         dest = export.save_model(args.save_model, cfg, net, ckpt.scaler, ckpt.metrics, result, card)
         print(f"model folder: {dest}")
     return 0 if result.agreement.bit_exact else 3
