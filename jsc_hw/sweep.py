@@ -80,9 +80,13 @@ def train_repeats(job: Job, progress: Callable[[int], None] | None = None) -> li
     from jsc_hw.data import load_splits
     from jsc_hw.train import fit, save_checkpoint
 
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one core per worker: parallelism comes from the worker processes
-    splits = load_splits(job.trial.data)
-    net, results = fit(job.trial, splits, job.seeds, progress=progress)
+    try:
+        splits = load_splits(job.trial.data)
+        net, results = fit(job.trial, splits, job.seeds, progress=progress)
+    finally:
+        torch.set_num_threads(threads)  # an in-process caller (the search) keeps its own setting
     hw = to_dict(cost.estimate(job.trial))
     out = []
     with tempfile.TemporaryDirectory(prefix="jsc-hw-ckpt-") as tmp:
