@@ -203,7 +203,7 @@ def plot(rows: list[Row], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax_lut, ax_dsp, ax_pub) = plt.subplots(1, 3, figsize=(17, 5.2))
+    fig, ((ax_lut, ax_dsp), (ax_bops, ax_pub)) = plt.subplots(2, 2, figsize=(14, 10))
     flows: dict[str, list[Row]] = {}
     for r in rows:
         if r.figures is not None and r.figures.lut is not None and r.model.acc_pytorch is not None:
@@ -219,6 +219,18 @@ def plot(rows: list[Row], path: Path) -> Path:
         for r, (x, y) in zip(rs, pts):
             ax_lut.annotate(r.model.name, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
             ax_dsp.annotate(r.model.name, (r.figures.dsp or 0, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    models = {r.model.name: r.model for r in rows if r.model.bops and r.model.acc_pytorch is not None}
+    if models:
+        ax_bops.scatter([m.bops for m in models.values()], [100 * m.acc_pytorch for m in models.values()], color="k")
+        front = pareto_front([(m.bops, 100 * m.acc_pytorch) for m in models.values()])
+        ax_bops.step(*zip(*front), where="post", color="k", alpha=0.4)
+        for m in models.values():
+            ax_bops.annotate(m.name, (m.bops, 100 * m.acc_pytorch), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax_bops.set(xscale="log", xlabel="bit operations per inference (analytic, jsc_hw.cost)", ylabel="accuracy (%)",
+                title="this toolkit: accuracy vs BOPs (every model)")
+    sources = sorted({r.model.acc_source for r in rows if r.model.acc_pytorch is not None})
+    if sources:
+        fig.suptitle("accuracy: " + "; ".join(sources), fontsize=9)
     ax_lut.set(xscale="log", xlabel="LUT", ylabel="accuracy (%)", title="this toolkit: accuracy vs LUT")
     ax_dsp.set(xlabel="DSP blocks", ylabel="accuracy (%)", title="this toolkit: accuracy vs DSP")
     if flows:
@@ -231,7 +243,7 @@ def plot(rows: list[Row], path: Path) -> Path:
         front = pareto_front([(a.lut, a.accuracy_pct) for a in pts])
         ax_pub.step(*zip(*front), where="post", color=sc.get_facecolor()[0], alpha=0.5)
         for a in pts:
-            ax_pub.annotate(f"{a.design} [{a.level}]", (a.lut, a.accuracy_pct), fontsize=5.5, xytext=(2, 2),
+            ax_pub.annotate(f"{a.design} [{a.level}]", (a.lut, a.accuracy_pct), fontsize=5, xytext=(2, 2),
                             textcoords="offset points")
     ax_pub.set(xscale="log", xlabel="LUT (Vivado, as published)", ylabel="accuracy (%)",
                title="published JSC designs (other datasets: not comparable)")
