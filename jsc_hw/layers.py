@@ -12,6 +12,7 @@ from its own generator, so a repeat's result does not depend on which other repe
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -53,8 +54,10 @@ class _FakeQuant(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, scale: float, lo: int, hi: int, relu: bool) -> torch.Tensor:
-        t = x * (1.0 / scale)
+    def forward(ctx, x: torch.Tensor, scale: torch.Tensor, inv_scale: torch.Tensor, lo: int, hi: int,
+                relu: bool) -> torch.Tensor:
+        # scale, 1/scale: 0-dim float32 tensors (see _const)
+        t = x * inv_scale
         if ctx.needs_input_grad[0]:
             ctx.save_for_backward(t)
             ctx.bounds = (0.0 if relu else _below(lo - 0.5), hi + 0.5)
@@ -63,7 +66,13 @@ class _FakeQuant(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (t,) = ctx.saved_tensors
-        return torch.ops.aten.hardtanh_backward(grad, t, *ctx.bounds), None, None, None, None
+        return torch.ops.aten.hardtanh_backward(grad, t, *ctx.bounds), None, None, None, None, None
+
+
+@functools.lru_cache(maxsize=None)
+def _const(value: float) -> torch.Tensor:
+    """A 0-dim float32 tensor (never written to): a Python number in an op is re-wrapped and cast every call."""
+    return torch.tensor(float(value))
 
 
 def _below(value: float) -> float:
@@ -79,11 +88,12 @@ class QuantAct(Layer):
         self.bits, self.int_bits, self.signed, self.enabled = bits, int_bits, signed, enabled
         self.scale = quant.act_scale(bits, int_bits)
         self.lo, self.hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2 ** bits - 1)
+        self._scales = (_const(self.scale), _const(1.0 / self.scale))
 
     def forward(self, a: Act) -> Act:
         if not self.enabled:
             return Act(a.x if self.signed else torch.relu(a.x), None)
-        return Act(_FakeQuant.apply(a.x, self.scale, self.lo, self.hi, not self.signed), self.scale)
+        return Act(_FakeQuant.apply(a.x, *self._scales, self.lo, self.hi, not self.signed), self.scale)
 
     def twin(self, r: int) -> nn.Module:
         if not self.enabled:
@@ -160,15 +170,15 @@ class _FakeWeightBias(torch.autograd.Function):
         dims = tuple(range(1, w.dim()))
         absw = w.abs()
         maxabs = absw.amax(dim=dims, keepdim=True).clamp_min_(1e-10)
-        scale = 2.0 ** torch.ceil(torch.log2(maxabs / 2.0 ** (bits - 1)))  # (R, 1, ..., 1)
+        scale = torch.exp2(torch.ceil(torch.log2(maxabs / _const(2.0 ** (bits - 1)))))  # (R, 1, ..., 1)
         hi_w = 2 ** (bits - 1) - 1
         t = w / scale
         qw = torch.round(t).clamp_(-hi_w, hi_w)
-        b_scale = (scale * in_scale).view(-1, 1)
+        b_scale = (scale * _const(in_scale)).view(-1, 1)
         u = b / b_scale
         lo_b, hi_b = -(2 ** (bias_bits - 1)), 2 ** (bias_bits - 1) - 1
         qb = torch.round(u)
-        keep_b = (qb >= lo_b) & (qb <= hi_b)
+        keep_b = (qb >= _const(lo_b)) & (qb <= _const(hi_b))
         qb.clamp_(lo_b, hi_b)
         ctx.save_for_backward(w, absw, maxabs, scale, t, qw, u, qb, keep_b)
         ctx.in_scale = in_scale
@@ -180,7 +190,7 @@ class _FakeWeightBias(torch.autograd.Function):
         dims = tuple(range(1, w.dim()))
         # d(q*s)/ds with q = round_ste(x/s): q - x/s; a clamped bias's q does not move: q
         g_scale = (g_w * (qw - t)).sum(dim=dims, keepdim=True)
-        g_scale += (g_b * (qb - u * keep_b)).sum(dim=1).view_as(g_scale) * ctx.in_scale
+        g_scale += (g_b * (qb - u * keep_b)).sum(dim=1).view_as(g_scale) * _const(ctx.in_scale)
         at_max = absw == maxabs
         g_max = g_scale * scale / maxabs / at_max.sum(dim=dims, keepdim=True)
         return g_w + torch.where(at_max, g_max * torch.sign(w), 0.0), g_b * keep_b, None, None, None
