@@ -10,7 +10,9 @@ learning rate and batch size, cross-entropy.  Its epoch time is extrapolated fro
 (a full baseline epoch at batch size 16 takes minutes).  jsc-hw: ``jsc_hw.train.fit`` for whole epochs
 (per-epoch validation included, which the baseline does not do), with R = 1 and with R = 10 repeats trained
 as one batched model; for R = 10 the figure is per model (epoch time / 10), which is what a study of 10
-repeats pays.  Every case runs with one thread (``--threads``), as sweep workers do.
+repeats pays.  Every case runs with one thread (``--threads``), as sweep workers do, and is timed in CPU
+seconds of this process (``time.process_time``: on an idle core the same as wall time, and much less
+disturbed by other jobs on a shared machine); the study is timed in wall seconds.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def baseline_epoch_seconds(arch: str, q: QuantSpec, splits: Splits, bs: int, lr:
     done, start = 0, 0.0
     for xb, yb in loader:
         if done == 10:
-            start = time.perf_counter()
+            start = time.process_time()
         loss = F.cross_entropy(model(xb.view(-1, *net.input_shape)), yb)
         opt.zero_grad()
         loss.backward()
@@ -72,15 +74,15 @@ def baseline_epoch_seconds(arch: str, q: QuantSpec, splits: Splits, bs: int, lr:
         done += 1
         if done == 10 + steps:
             break
-    return (time.perf_counter() - start) / steps * len(loader)
+    return (time.process_time() - start) / steps * len(loader)
 
 
 def fast_epoch_seconds(arch: str, q: QuantSpec, splits: Splits, bs: int, lr: float, repeats: int) -> float:
     """Seconds per epoch of ``fit`` with ``repeats`` models (one whole epoch, validation included)."""
     cfg = TrialConfig(model=ModelSpec(arch=arch), quant=q, train=TrainSpec(epochs=1, batch_size=bs, lr=lr))
-    start = time.perf_counter()
+    start = time.process_time()
     fit(cfg, splits, list(range(repeats)))
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def study_seconds(jets_path: Path, workers: int, out: Path) -> float:
