@@ -122,3 +122,30 @@ def test_missing_optuna_names_the_extra(synthetic_npz, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "optuna", None)  # what `import optuna` does where Optuna is not installed
     with pytest.raises(ValueError, match=r"pip install 'jsc-hw\[search\]'"):
         run_search(spec, tmp_path / "run")
+
+
+@pytest.mark.slow
+def test_search_killed_mid_run_resumes_like_an_uninterrupted_run(synthetic_npz, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    raw = spec_dict(synthetic_npz) | {"trials": 8}
+    raw["base"]["train"]["epochs"] = 8
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "jsc_hw.cli", "search", str(spec_path), "--out", str(out)]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while len(list((out / "records").glob("t*.json"))) < 3 and time.monotonic() < deadline:
+        assert proc.poll() is None, "the search finished before it could be interrupted"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 3 <= len(list((out / "records").glob("t*.json"))) < 8
+    subprocess.run(cmd, check=True, timeout=600, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    straight = run_search(search_from_dict(raw), tmp_path / "straight")
+    assert history(out) == history(straight)
+    assert len(history(out)) == 8
