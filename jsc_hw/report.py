@@ -234,7 +234,7 @@ def plot(rows: list[Row], path: Path) -> Path:
     ax_lut.set(xscale="log", xlabel="LUT", ylabel="accuracy (%)", title="this toolkit: accuracy vs LUT")
     ax_dsp.set(xlabel="DSP blocks", ylabel="accuracy (%)", title="this toolkit: accuracy vs DSP")
     if flows:
-        ax_lut.legend(fontsize=7, loc="lower right")
+        ax_lut.legend(fontsize=7, loc="upper left", framealpha=0.6)
     by_set: dict[str, list[Anchor]] = {}
     for a in anchors():
         by_set.setdefault(a.dataset, []).append(a)
