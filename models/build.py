@@ -13,26 +13,35 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 from jsc_hw.cli import main
 from jsc_hw.config import DataSpec, ModelSpec, QuantSpec, TrainSpec, TrialConfig
 from jsc_hw.data import load_splits
 from jsc_hw.train import fit, save_checkpoint
 
-#: name -> (architecture, weight/activation bits, activation integer bits, epochs, seeds)
-MODELS: dict[str, tuple[str, int, int, int, tuple[int, ...]]] = {
-    "jsc_tiny_w8a8": ("jsc_tiny", 8, 3, 10, (0, 1, 2)),
-    "jsc_tiny_w4a4": ("jsc_tiny", 4, 2, 10, (0, 1, 2)),
-    "jsc_rs1923_w8a8": ("jsc_rs1923", 8, 3, 6, (0, 1)),
-    "jsc_rs1923_w4a4": ("jsc_rs1923", 4, 2, 6, (0, 1)),
+class Recipe(NamedTuple):
+    arch: str
+    bits: int  #: weights and activations (the input stays fixed<8,3>)
+    act_int_bits: int
+    epochs: int
+    seeds: tuple[int, ...]
+    lr: float = 3e-3
+
+
+MODELS: dict[str, Recipe] = {
+    "jsc_tiny_w8a8": Recipe("jsc_tiny", 8, 3, 10, (0, 1, 2)),
+    "jsc_tiny_w4a4": Recipe("jsc_tiny", 4, 2, 10, (0, 1, 2)),
+    "jsc_rs1923_w8a8": Recipe("jsc_rs1923", 8, 2, 6, (0, 1)),
+    "jsc_rs1923_w4a4": Recipe("jsc_rs1923", 4, 2, 6, (0, 1)),
 }
 
 
 def trial(name: str, data: str | None) -> TrialConfig:
-    arch, bits, act_int, epochs, _ = MODELS[name]
-    return TrialConfig(name=name, data=DataSpec(path=data), model=ModelSpec(arch=arch),
-                       quant=QuantSpec(weight_bits=bits, act_bits=bits, act_int_bits=act_int),
-                       train=TrainSpec(epochs=epochs, lr=3e-3, batch_size=512))
+    r = MODELS[name]
+    return TrialConfig(name=name, data=DataSpec(path=data), model=ModelSpec(arch=r.arch),
+                       quant=QuantSpec(weight_bits=r.bits, act_bits=r.bits, act_int_bits=r.act_int_bits),
+                       train=TrainSpec(epochs=r.epochs, lr=r.lr, batch_size=512))
 
 
 def main_(argv: list[str] | None = None) -> int:
@@ -47,7 +56,7 @@ def main_(argv: list[str] | None = None) -> int:
     for name in args.only or MODELS:
         cfg = trial(name, args.data)
         splits = load_splits(cfg.data)
-        seeds = MODELS[name][4]
+        seeds = MODELS[name].seeds
         net, results = fit(cfg, splits, seeds)
         best = max(range(len(seeds)), key=lambda r: results[r].val_acc[-1])
         folder = args.out / name
