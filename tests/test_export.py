@@ -148,3 +148,35 @@ def test_a_perturbed_weight_is_reported_as_a_mismatch(exported, tmp_path):
     report = json.loads((prj / "verification.json").read_text())
     assert report["bit_exact"] is False and report["reverified"] is True
     assert "MISMATCH" in (prj / "VERIFICATION.md").read_text()
+
+
+# ---- models/: the shipped models are what their cards say ------------------------------------------------------
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+SHIPPED = sorted(p.parent.name for p in MODELS_DIR.glob("*/checkpoint.pt"))
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_matches_its_card(name):
+    """Checkpoint + embedded dataset reproduce the recorded PyTorch test accuracy exactly (no compile here)."""
+    from jsc_hw.cli.export import held_out_rows
+    from jsc_hw.train import load_checkpoint
+
+    folder = MODELS_DIR / name
+    ckpt = load_checkpoint(folder / "checkpoint.pt")
+    report = json.loads((folder / "verification.json").read_text())
+    assert report["bit_exact"] and report["rows_bit_exact"] == report["rows_checked"]
+    x, y, source = held_out_rows(ckpt, None)  # raises if the embedded dataset changed: rerun python models/build.py
+    assert source == report["data"] and len(y) == report["rows_checked"]
+    acc = float((export.forward(ckpt.net.twin(), x, ckpt.net.input_shape).argmax(1) == y).mean())
+    assert acc == report["acc_pytorch"]
+    assert (folder / "MODEL_CARD.md").read_text().count(f"{len(y)}/{len(y)} rows bit-exact") == 1
+
+
+@pytest.mark.slow
+def test_shipped_model_exports_bit_exact_from_a_fresh_checkout(tmp_path, monkeypatch):
+    monkeypatch.chdir(MODELS_DIR.parent)
+    assert main(["export", "--fpga", "jsc_rs1923_w8a8", "--io", "stream", "--out", str(tmp_path / "p")]) == 0
+    card = json.loads((MODELS_DIR / "jsc_rs1923_w8a8" / "verification.json").read_text())
+    report = json.loads((tmp_path / "p" / "verification.json").read_text())
+    assert report["rows_bit_exact"] == report["rows_checked"] == card["rows_checked"]
+    assert report["acc_csim"] == card["acc_pytorch"]

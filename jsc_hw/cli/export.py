@@ -47,7 +47,7 @@ def resolve(target: str, metric: str) -> Source:
                             f"{sorted(p.name for p in MODELS.glob('*/checkpoint.pt')) if MODELS.is_dir() else []}")
 
 
-def test_rows(ckpt: Checkpoint, rows: int | None) -> tuple[np.ndarray, np.ndarray, str]:
+def held_out_rows(ckpt: Checkpoint, rows: int | None) -> tuple[np.ndarray, np.ndarray, str]:
     """The checkpoint's own test split (same data spec, same split seed), checked against its saved scaler."""
     splits = load_splits(ckpt.config.data)
     if not np.allclose(splits.scaler.mean, ckpt.scaler.mean) or not np.allclose(splits.scaler.std, ckpt.scaler.std):
@@ -98,7 +98,7 @@ def _export(args: argparse.Namespace) -> int:
     src = resolve(args.target, args.metric)
     ckpt = load_checkpoint(src.checkpoint)
     cfg, net = ckpt.config, ckpt.net
-    x, y, source = test_rows(ckpt, args.rows)
+    x, y, source = held_out_rows(ckpt, args.rows)
     context = {"model": src.name, "source": src.note, "data": source, "arch": cfg.model.arch}
     if not cfg.quant.enabled:
         if not args.requantise:
