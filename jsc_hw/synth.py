@@ -139,13 +139,15 @@ def vendor_figures(project: str | Path) -> list[Figures]:
     """Every vendor report found in an hls4ml project folder (C-synthesis first, then Vivado synthesis)."""
     project = Path(project)
     out: list[Figures] = []
-    xmls = sorted(project.glob("*_prj/solution*/syn/report/*csynth.xml"))
-    top = [p for p in xmls if p.name != "csynth.xml" and not p.name.startswith(("dense", "relu"))]
-    if xmls:
-        out.append(parse_csynth_xml((top or xmls)[0], _hls_tool(project)))
-    else:
-        rpts = sorted(project.glob("*_prj/solution*/syn/report/*_csynth.rpt"))
-        out += [parse_csynth_rpt(rpts[0])] if rpts else []
+    for prj in sorted(project.glob("*_prj"))[:1]:  # <top>_prj/solution1/syn/report: one report per HLS module
+        reports = sorted(prj.glob("solution*/syn/report"))
+        top = prj.name[: -len("_prj")]
+        xml = [r / n for r in reports for n in (f"{top}_csynth.xml", "csynth.xml") if (r / n).exists()]
+        rpt = [r / f"{top}_csynth.rpt" for r in reports if (r / f"{top}_csynth.rpt").exists()]
+        if xml:
+            out.append(parse_csynth_xml(xml[0], _hls_tool(project)))
+        elif rpt:
+            out.append(parse_csynth_rpt(rpt[0]))
     if (project / "vivado_synth.rpt").exists():
         out.append(parse_vivado_utilization(project / "vivado_synth.rpt"))
     return out
