@@ -31,7 +31,7 @@ from jsc_hw import loaders
 from jsc_hw.config import DataSpec, ModelSpec, QuantSpec, TrainSpec, TrialConfig, load_sweep
 from jsc_hw.data import Splits, make_splits
 from jsc_hw.nets import BatchedNet
-from jsc_hw.schema import Jets
+from jsc_hw.schema import FEATURES, Jets
 from jsc_hw.train import fit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,12 +96,10 @@ def study_seconds(jets_path: Path, workers: int, out: Path) -> float:
     return time.perf_counter() - start
 
 
-def load_jets(path: str | None) -> tuple[Jets, Path]:
-    """The dataset and a clean NPZ of it (NaN rows dropped) that sweep workers can read by path."""
+def load_jets(path: str | None, folder: Path) -> tuple[Jets, Path]:
+    """The dataset and a clean NPZ of it (NaN rows dropped) in ``folder``, which sweep workers read by path."""
     jets = loaders.read_jets(path, drop_invalid=True) if path else loaders.default_jets()
-    clean = Path(tempfile.mkdtemp(prefix="jsc_bench_")) / "jets.npz"
-    from jsc_hw.schema import FEATURES
-
+    clean = folder / "jets.npz"
     np.savez(clean, features=jets.x, names=np.array(FEATURES), label=jets.y)
     return jets, clean
 
@@ -119,8 +117,12 @@ def main() -> None:
     parser.add_argument("--batch-sizes", nargs="*", type=int, default=list(BATCH_SIZES))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory(prefix="jsc_bench_") as tmp:
+        run(args, Path(tmp))
 
-    jets, clean = load_jets(args.data)
+
+def run(args: argparse.Namespace, tmp: Path) -> None:
+    jets, clean = load_jets(args.data, tmp)
     spec = DataSpec(max_rows=20_000 if args.quick else None)
     splits = make_splits(jets, spec)
     steps = 100 if args.quick else args.steps
@@ -139,8 +141,7 @@ def main() -> None:
             print(f"| {name} | {bs} | {base:.2f} | {one:.3f} | {base / one:.1f}x | {many:.2f} ({many / r:.3f}) "
                   f"| {base / (many / r):.1f}x |", flush=True)
     if not (args.quick or args.no_study):
-        with tempfile.TemporaryDirectory(prefix="jsc_study_") as out:
-            seconds = study_seconds(clean, args.study_workers, Path(out) / "run")
+        seconds = study_seconds(clean, args.study_workers, tmp / "run")
         print(f"\nfull study sweeps/jsc_tiny_hyperparameters.yaml (12 trials x 10 repeats, {len(jets)} jets, "
               f"{args.study_workers} workers): {seconds:.0f} s wall ({seconds / 60:.1f} min)")
 
