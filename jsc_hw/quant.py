@@ -69,7 +69,9 @@ def fake_weight(w: torch.Tensor, bits: int) -> tuple[torch.Tensor, torch.Tensor]
     """Quantised weights (leading repeat axis) and their per-repeat scale."""
     scale = weight_scale(w, bits)
     hi = 2 ** (bits - 1) - 1
-    return torch.clamp(_round_ste(w / scale), -hi, hi) * scale, scale
+    v = _round_ste(w / scale)
+    # Brevitas clamps weights with TensorClampSte: the gradient passes the clamp unchanged
+    return (v + (torch.clamp(v, -hi, hi) - v).detach()) * scale, scale
 
 
 def fake_bias(b: torch.Tensor, scale: torch.Tensor, bits: int) -> torch.Tensor:
