@@ -11,7 +11,7 @@ import math
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -237,17 +237,22 @@ def sweep_from_dict(raw: Mapping[str, Any]) -> SweepSpec:
     return SweepSpec(name=_slug(name), base=base, trials=tuple(trials), repeats=repeats, varied=tuple(varied))
 
 
-def load_sweep(path: str | Path) -> SweepSpec:
+def load_yaml_spec(path: str | Path, kind: str, keys: str, parse: Callable[[Mapping[str, Any]], Any]) -> Any:
+    """Read a YAML spec file and parse it, prefixing every error with the file name."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: sweep spec not found")
+        raise FileNotFoundError(f"{path}: {kind} spec not found")
     raw = yaml.safe_load(path.read_text())
     if not isinstance(raw, Mapping):
-        raise ValueError(f"{path}: a sweep spec is a YAML mapping with keys name, base, grid|trials, repeats")
+        raise ValueError(f"{path}: a {kind} spec is a YAML mapping with keys {keys}")
     try:
-        return sweep_from_dict(raw)
+        return parse(raw)
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
+
+
+def load_sweep(path: str | Path) -> SweepSpec:
+    return load_yaml_spec(path, "sweep", "name, base, grid|trials, repeats", sweep_from_dict)
 
 
 def dump_yaml(obj: Any) -> str:

@@ -22,10 +22,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
 from tqdm.auto import tqdm
 
-from jsc_hw.config import SweepSpec, TrialConfig, _check, _slug, apply_overrides, dump_yaml, from_dict, to_dict
+from jsc_hw.config import SweepSpec, TrialConfig, _check, _slug, apply_overrides, dump_yaml, from_dict
+from jsc_hw.config import load_yaml_spec, to_dict
 from jsc_hw.sweep import Job, load_records, record_path, resolved_yaml, train_repeats, write_trained
 
 log = logging.getLogger(__name__)
@@ -159,16 +159,7 @@ def search_from_dict(raw: Mapping[str, Any]) -> SearchSpec:
 
 
 def load_search(path: str | Path) -> SearchSpec:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: search spec not found")
-    raw = yaml.safe_load(path.read_text())
-    if not isinstance(raw, Mapping):
-        raise ValueError(f"{path}: a search spec is a YAML mapping with keys name, base, space, trials, ...")
-    try:
-        return search_from_dict(raw)
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+    return load_yaml_spec(path, "search", "name, base, space, trials, ...", search_from_dict)
 
 
 # ---- trials ---------------------------------------------------------------------------------------------
