@@ -28,3 +28,16 @@ def write_npz(path: Path, x: np.ndarray, y: np.ndarray) -> Path:
 def synthetic_npz(tmp_path_factory: pytest.TempPathFactory) -> Path:
     x, y = synthetic_jets()
     return write_npz(tmp_path_factory.mktemp("data") / "synthetic.npz", x, y)
+
+
+def sweep_spec_dict(data_path: Path, epochs: int = 2, repeats: int = 2) -> dict:
+    """Three JSC-Tiny trials (a, b: batch size, c: learning rate) on ``data_path``, for sweep tests."""
+    return {"name": "t", "repeats": repeats,
+            "base": {"data": {"path": str(data_path)}, "model": {"arch": "jsc_tiny"},
+                     "train": {"epochs": epochs, "batch_size": 64, "lr": 1e-2}},
+            "trials": [{"name": "a"}, {"name": "b", "train.batch_size": 128}, {"name": "c", "train.lr": 1e-3}]}
+
+
+def record_files(run_dir: Path) -> dict[str, bytes]:
+    """A run folder's records, name -> bytes (to compare runs byte for byte)."""
+    return {p.name: p.read_bytes() for p in sorted((run_dir / "records").glob("*.json"))}

@@ -16,6 +16,7 @@ import yaml
 
 from jsc_hw.config import sweep_from_dict
 from jsc_hw.sweep import Job, load_records, pending_jobs, run_sweep, train_repeats
+from conftest import record_files, sweep_spec_dict
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'jsc-hw[ray]'")
 
@@ -23,22 +24,11 @@ ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install '
 RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
 
 
-def spec_dict(data_path: Path, epochs: int, repeats: int = 2) -> dict:
-    return {"name": "t", "repeats": repeats,
-            "base": {"data": {"path": str(data_path)}, "model": {"arch": "jsc_tiny"},
-                     "train": {"epochs": epochs, "batch_size": 64, "lr": 1e-2}},
-            "trials": [{"name": "a"}, {"name": "b", "train.batch_size": 128}, {"name": "c", "train.lr": 1e-3}]}
-
-
-def record_files(run_dir: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((run_dir / "records").glob("*.json"))}
-
-
 @pytest.mark.slow
 def test_ray_sweep_records_and_weights_equal_in_process_training(synthetic_npz, tmp_path, monkeypatch):
     for k, v in RAY_ENV.items():
         monkeypatch.setenv(k, v)
-    spec = sweep_from_dict(spec_dict(synthetic_npz, epochs=2))
+    spec = sweep_from_dict(sweep_spec_dict(synthetic_npz, epochs=2))
     run_dir = run_sweep(spec, tmp_path / "run", workers=2, executor="ray")
     assert not ray.is_initialized()  # the instance this sweep started is shut down
     records = {(r["trial"], r["repeat"]): r for r in load_records(run_dir)}
@@ -55,14 +45,14 @@ def test_ray_sweep_records_and_weights_equal_in_process_training(synthetic_npz, 
 
 
 def test_address_is_rejected_for_the_local_executor(synthetic_npz, tmp_path):
-    spec = sweep_from_dict(spec_dict(synthetic_npz, epochs=1, repeats=1))
+    spec = sweep_from_dict(sweep_spec_dict(synthetic_npz, epochs=1, repeats=1))
     with pytest.raises(ValueError, match="--executor ray"):
         run_sweep(spec, tmp_path / "run", executor="local", address="127.0.0.1:6379")
 
 
 def test_missing_ray_names_the_extra(synthetic_npz, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` does where Ray is not installed
-    spec = sweep_from_dict(spec_dict(synthetic_npz, epochs=1, repeats=1))
+    spec = sweep_from_dict(sweep_spec_dict(synthetic_npz, epochs=1, repeats=1))
     with pytest.raises(ValueError, match=r"pip install 'jsc-hw\[ray\]'"):
         run_sweep(spec, tmp_path / "run", executor="ray")
 
@@ -105,7 +95,7 @@ def ray_head(tmp_path_factory):
 def test_killed_ray_sweep_resumes_without_losing_or_repeating(synthetic_npz, tmp_path, ray_head):
     address, env = ray_head
     spec_path = tmp_path / "spec.yaml"
-    spec_path.write_text(yaml.safe_dump(spec_dict(synthetic_npz, epochs=25)))
+    spec_path.write_text(yaml.safe_dump(sweep_spec_dict(synthetic_npz, epochs=25)))
     run_dir = tmp_path / "run"
     cmd = [sys.executable, "-m", "jsc_hw.cli", "sweep", str(spec_path), "--out", str(run_dir),
            "--executor", "ray", "--address", address, "--workers", "2"]

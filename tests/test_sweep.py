@@ -4,7 +4,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import yaml
@@ -12,21 +11,11 @@ import yaml
 from jsc_hw.cli import main
 from jsc_hw.config import sweep_from_dict
 from jsc_hw.sweep import load_records, pending_jobs, run_sweep
-
-
-def spec_dict(data_path: Path, epochs: int = 2, repeats: int = 2) -> dict:
-    return {"name": "t", "repeats": repeats,
-            "base": {"data": {"path": str(data_path)}, "model": {"arch": "jsc_tiny"},
-                     "train": {"epochs": epochs, "batch_size": 64, "lr": 1e-2}},
-            "trials": [{"name": "a"}, {"name": "b", "train.batch_size": 128}, {"name": "c", "train.lr": 1e-3}]}
-
-
-def record_files(run_dir: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((run_dir / "records").glob("*.json"))}
+from conftest import record_files, sweep_spec_dict
 
 
 def test_sweep_writes_records_table_and_plots_and_reruns_train_nothing(synthetic_npz, tmp_path):
-    spec = sweep_from_dict(spec_dict(synthetic_npz))
+    spec = sweep_from_dict(sweep_spec_dict(synthetic_npz))
     run_dir = run_sweep(spec, tmp_path / "run", workers=2)
     records = load_records(run_dir)
     assert sorted((r["trial"], r["repeat"]) for r in records) == [(t, k) for t in "abc" for k in (0, 1)]
@@ -49,7 +38,7 @@ def test_sweep_writes_records_table_and_plots_and_reruns_train_nothing(synthetic
 
 def test_killed_sweep_resumes_without_losing_or_repeating(synthetic_npz, tmp_path):
     spec_path = tmp_path / "spec.yaml"
-    spec_path.write_text(yaml.safe_dump(spec_dict(synthetic_npz, epochs=25)))
+    spec_path.write_text(yaml.safe_dump(sweep_spec_dict(synthetic_npz, epochs=25)))
     run_dir = tmp_path / "run"
     cmd = [sys.executable, "-m", "jsc_hw.cli", "sweep", str(spec_path), "--out", str(run_dir), "--workers", "1"]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
