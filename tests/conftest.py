@@ -1,4 +1,5 @@
-"""Shared fixtures: a small, seeded, JSC-shaped synthetic dataset (no network, no generator needed)."""
+"""Shared fixtures: a small, seeded, JSC-shaped synthetic dataset (no network, no generator needed), and
+untrained models with realistic BatchNorm statistics for the RTL tests."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+from jsc_hw.config import QuantSpec
+from jsc_hw.nets import BatchedNet
 from jsc_hw.schema import CLASSES, FEATURES, N_FEATURES
 
 
@@ -41,3 +45,21 @@ def sweep_spec_dict(data_path: Path, epochs: int = 2, repeats: int = 2) -> dict:
 def record_files(run_dir: Path) -> dict[str, bytes]:
     """A run folder's records, name -> bytes (to compare runs byte for byte)."""
     return {p.name: p.read_bytes() for p in sorted((run_dir / "records").glob("*.json"))}
+
+
+Q4 = QuantSpec(weight_bits=4, act_bits=4, input_bits=4)
+
+
+def net_with_bn_stats(arch: str, q: QuantSpec, seed: int = 0) -> BatchedNet:
+    """A model whose BatchNorm is far from identity (as after training), so its lookup tables are real logic."""
+    torch.manual_seed(seed)
+    net = BatchedNet(arch, q, [seed])
+    for m in net.modules():
+        if hasattr(m, "running_var"):
+            m.running_mean.normal_(0, 0.5), m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 2.0), m.bias.data.normal_(0, 0.5)
+    return net
+
+
+def inputs(n: int, seed: int = 1) -> torch.Tensor:
+    return torch.from_numpy(np.random.default_rng(seed).normal(0, 1.5, (n, 16)).astype(np.float32))

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from jsc_hw import rtl, synth
+from jsc_hw.verilog import Design, write_verilog
 
 REPORTS = Path(__file__).parent / "data" / "reports" / "vivado_hls_2020.1"
 
@@ -71,12 +72,12 @@ def test_vendor_flow_without_the_tool_says_what_to_do(tmp_path: Path) -> None:
         synth.run_vendor(tmp_path, "vivado")
 
 
-def small_design(tmp_path: Path) -> rtl.Design:
-    """4 signed 4-bit inputs -> 3 outputs, ReLU-requantised to 4 bits: seconds in Yosys."""
-    w = np.array([[3, -5, 7, 0], [-1, 2, 6, -7], [4, 4, -3, 1]])
-    net = rtl.IntNet(rtl.Fmt(4, True, -1), 4, (rtl.MatVec(w, np.array([5, -3, 0]), -4),
+def small_design(tmp_path: Path, w: np.ndarray | None = None, b: np.ndarray | None = None, name: str = "rtl") -> Design:
+    """4 signed 4-bit inputs -> one output per row of w, ReLU-requantised to 4 bits: seconds in Yosys."""
+    w = np.array([[3, -5, 7, 0], [-1, 2, 6, -7], [4, 4, -3, 1]]) if w is None else w
+    net = rtl.IntNet(rtl.Fmt(4, True, -1), 4, (rtl.MatVec(w, np.array([5, -3, 0]) if b is None else b, -4),
                                                 rtl.Requant(rtl.Fmt(4, False, -2))), -2, rtl.Fmt(4, False, -2))
-    return rtl.write_verilog(net, tmp_path / "rtl", mult="csd")
+    return write_verilog(net, tmp_path / name, mult="csd")
 
 
 def test_yosys_xilinx_small(tmp_path: Path) -> None:
@@ -85,6 +86,21 @@ def test_yosys_xilinx_small(tmp_path: Path) -> None:
     assert f.stage == "logic-synthesis" and f.part == "Xilinx xc7 (family)" and f.version.startswith("Yosys")
     assert f.ff == 4 * 4 + 3 * 4  # input and output registers, nothing else
     assert f.dsp == 0 and 10 <= f.lut <= 200 and f.latency_max_cycles == 2 and f.logic_depth > 0
+    assert "3 distinct modules synthesised once each" in f.note
+    flat = synth.yosys_xilinx(d, tmp_path / "flat", "xc7", dsp=False, timeout=600, flatten=True)
+    assert flat.ff == f.ff and 0.7 * f.lut <= flat.lut <= f.lut and "flattened" in flat.note
+
+
+def test_yosys_counts_every_instance_of_a_shared_module(tmp_path: Path) -> None:
+    """Six equal neurons are one module synthesised once; the figures must still count six of them."""
+    row = np.array([[3, -5, 7, 2]])
+    one = synth.yosys_xilinx(small_design(tmp_path, row, np.array([-1]), "one"), tmp_path / "ys1", dsp=False,
+                             timeout=600)
+    d6 = small_design(tmp_path, np.repeat(row, 6, 0), np.full(6, -1), "six")
+    six = synth.yosys_xilinx(d6, tmp_path / "ys6", dsp=False, timeout=600)
+    assert (d6.modules, d6.instances) == (1, 6)
+    assert six.ff == 16 + 6 * 4 and one.ff == 16 + 4
+    assert six.lut == 6 * one.lut and six.carry == 6 * one.carry
 
 
 @pytest.mark.slow

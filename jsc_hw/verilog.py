@@ -1,0 +1,273 @@
+"""Verilog of an integer network (``jsc_hw.rtl.IntNet``): fully parallel, pipelined, one module per neuron.
+
+Like hls4ml ``io_parallel`` with ReuseFactor 1: every weight is a constant, every output is computed every clock
+(II = 1). Each output of a ``MatVec`` (with its requantiser, when one follows) is its own module: a constant
+multiplication is shift-and-add on canonical signed digits (``mult="csd"``) or ``*`` for DSP inference
+(``mult="dsp"``), summed in a balanced tree of two-input adders. Neurons with the same weights, bias and input
+ranges share one module -- the positions of a Conv1d unrolled over its length do -- so Yosys synthesises each
+distinct neuron once and its cell counts are exact totals of the instantiated hierarchy.
+
+The top module holds the registers: one at the input, after every requantiser or table, and at the output; the
+skip path of a residual block is delayed to stay aligned with the pipelined body.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from jsc_hw.rtl import AddSkip, Fmt, IntNet, MatVec, Push, Requant, Table
+
+MULTS = ("csd", "dsp")
+
+
+def width(lo: int, hi: int) -> int:
+    """Bits of a signed register holding every integer in [lo, hi]."""
+    return 1 + max(hi.bit_length() if hi > 0 else 0, (-lo - 1).bit_length() if lo < 0 else 0)
+
+
+def _lit(value: int, bits: int) -> str:
+    return f"{bits}'sd{value}" if value >= 0 else f"-{bits}'sd{-value}"
+
+
+def csd(w: int) -> list[tuple[int, int]]:
+    """Canonical signed digits of w as (sign, shift) pairs: fewest adders for a constant multiplication."""
+    out, k = [], 0
+    while w:
+        if w & 1:
+            d = 2 - (w & 3)  # +1 or -1
+            out.append((d, k))
+            w -= d
+        w >>= 1
+        k += 1
+    return out
+
+
+@dataclass(frozen=True)
+class Design:
+    """Verilog written for one IntNet: ``top`` has ports clk, x (n_in x in_bits), y (n_out x out_bits)."""
+
+    folder: Path
+    top: str
+    files: tuple[str, ...]  #: names inside ``folder``
+    n_in: int
+    n_out: int
+    in_bits: int
+    out_bits: int
+    out_signed: bool
+    latency_cycles: int  #: clock edges from x captured at the input register to y at the output register
+    mult: str  #: "csd" (shift-and-add) or "dsp" (``*``, mapped to DSP blocks where the tool can)
+    modules: int  #: distinct neuron/table modules below the top
+    instances: int  #: their instances
+
+
+class _Body:
+    """The lines of one module body, with fresh wire names."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.n = 0
+
+    def name(self, prefix: str) -> str:
+        self.n += 1
+        return f"{prefix}{self.n}"
+
+    def wire(self, bits: int, expr: str, prefix: str = "w", keep: bool = False) -> str:
+        d = self.name(prefix)
+        self.lines.append(f"  {'(* keep *) ' if keep else ''}wire signed [{bits - 1}:0] {d} = {expr};")
+        return d
+
+    def reg(self, src: str, bits: int) -> str:
+        d = self.name("r")
+        self.lines += [f"  reg signed [{bits - 1}:0] {d};", f"  always @(posedge clk) {d} <= {src};"]
+        return d
+
+    def adder_tree(self, terms: list[tuple[bool, str]], bits: int) -> str:
+        """Balanced tree of two-input adders (kept as separate cells so each maps to a carry chain)."""
+        while len(terms) > 1:
+            nxt = []
+            for (na, a), (nb, b) in zip(terms[0::2], terms[1::2]):
+                expr, neg = (f"{a} + {b}", na) if na == nb else ((f"{a} - {b}", False) if nb else (f"{b} - {a}", False))
+                nxt.append((neg, self.wire(bits, expr, "n", keep=True)))
+            terms = nxt + ([terms[-1]] if len(terms) % 2 else [])
+        neg, expr = terms[0]
+        return self.wire(bits, f"{'-' if neg else ''}{expr}", "a")
+
+    def requant(self, x: str, lo: int, hi: int, s: int, fmt: Fmt) -> str:
+        """x * 2**-s rounded half to even (``up = rem[s-1] & (|rem[s-2:0] | floor[0])``), clamped to fmt."""
+        wa = width(lo, hi)
+        if s > 0:
+            tail = f"(|{x}[{s - 2}:0]) | " if s > 1 else ""
+            fl = self.wire(wa, f"{x} >>> {s}", "f")
+            up = self.name("u")
+            self.lines.append(f"  wire {up} = {x}[{s - 1}] & ({tail}{fl}[0]);")
+            wr, r = wa + 1, self.wire(wa + 1, f"{fl} + $signed({{1'b0, {up}}})", "q")
+        else:
+            wr, r = wa - s, self.wire(wa - s, f"{x} <<< {-s}", "q")
+        w = width(fmt.lo, fmt.hi)
+        return self.wire(w, f"({r} < {_lit(fmt.lo, wr + 1)}) ? {_lit(fmt.lo, w)} : "
+                            f"({r} > {_lit(fmt.hi, wr + 1)}) ? {_lit(fmt.hi, w)} : {r}[{w - 1}:0]", "c")
+
+
+def _port_bits(r: tuple[int, int]) -> int:
+    """Bits an input in range r takes on a module port: a value never negative travels without its sign bit."""
+    return max(width(*r) - 1, 1) if r[0] >= 0 else width(*r)
+
+
+def _ports(ranges: list[tuple[int, int]]) -> tuple[_Body, list[str], int]:
+    """A module body whose inputs i0, i1, ... are slices of one packed port ``x`` (i0 at the LSBs).
+
+    Non-negative inputs are zero-extended inside, so the module knows their sign bit as it would flattened."""
+    body, names, at = _Body(), [], 0
+    for k, r in enumerate(ranges):
+        w, p = width(*r), _port_bits(r)
+        src = f"$signed({{1'b0, x[{at + p - 1}:{at}]}})" if r[0] >= 0 else f"$signed(x[{at + p - 1}:{at}])"
+        body.lines.append(f"  wire signed [{w - 1}:0] i{k} = {src};")
+        names.append(f"i{k}")
+        at += p
+    return body, names, at
+
+
+def _slice(src: str, r: tuple[int, int]) -> str:
+    return f"{src}[{_port_bits(r) - 1}:0]" if r[0] >= 0 else src
+
+
+def _range(w: np.ndarray, b: int, ranges: list[tuple[int, int]]) -> tuple[int, int]:
+    """Smallest and largest value of sum_i w[i] * x_i + b over the input ranges."""
+    a = w * np.array([r[0] for r in ranges], dtype=np.int64)
+    c = w * np.array([r[1] for r in ranges], dtype=np.int64)
+    return int(b + np.minimum(a, c).sum()), int(b + np.maximum(a, c).sum())
+
+
+def _neuron(w: np.ndarray, b: int, ranges: list[tuple[int, int]], mult: str) -> tuple[_Body, str, int]:
+    """Body of sum_i w[i] * i_k + b over the inputs with a nonzero weight; returns (body, result, bits)."""
+    body, names, _ = _ports(ranges)
+    bits = max(width(*_range(w, b, ranges)), max((width(*r) for r in ranges), default=1) + 1)
+    terms = [(b < 0, f"{bits}'sd{abs(b)}")] if b else []  # two's-complement sums: a wrapped partial sum is harmless
+    for x, wi in zip(names, (int(v) for v in w)):
+        if mult == "dsp":
+            terms.append((wi < 0, f"({x} * {_lit(abs(wi), abs(wi).bit_length() + 1)})"))
+        else:
+            terms += [(s < 0, f"({x} <<< {k})" if k else x) for s, k in csd(wi)]
+    return body, body.adder_tree(terms or [(False, f"{bits}'sd0")], bits), bits
+
+
+class _Top:
+    """The top module's lines plus the distinct sub-modules it instantiates (deduplicated by their text)."""
+
+    def __init__(self, top: str, mult: str) -> None:
+        self.top, self.mult, self.body = top, mult, _Body()
+        self.modules: dict[str, str] = {}  # module text (name left as {name}) -> name
+        self.instances = 0
+
+    def instance(self, body: _Body, result: str, bits: int, in_bits: int, srcs: list[str], clocked: bool) -> str:
+        clk = "input wire clk, " if clocked else ""
+        text = (f"module {{name}} ({clk}input wire [{max(in_bits, 1) - 1}:0] x, output wire [{bits - 1}:0] o);\n"
+                + "\n".join(body.lines) + f"\n  assign o = {result};\nendmodule\n")
+        name = self.modules.setdefault(text, f"{self.top}_m{len(self.modules)}")
+        self.instances += 1
+        out = self.body.name("o")
+        # a one-element concatenation {r} of a signed wire trips an assertion in Yosys 0.70's front end
+        conn = "1'b0" if not srcs else srcs[0] if len(srcs) == 1 else "{" + ", ".join(reversed(srcs)) + "}"
+        self.body.lines += [f"  wire signed [{bits - 1}:0] {out};",
+                            f"  {name} u{out} ({'.clk(clk), ' if clocked else ''}.x({conn}), .o({out}));"]
+        return out
+
+    def matvec(self, st: MatVec, v: list[str], rng: list[tuple[int, int]], req: tuple[int, Fmt] | None):
+        """One instance per output; ``req`` = (shift, format) of a requantiser fused into each neuron."""
+        out, out_rng = [], []
+        for j in range(st.w.shape[0]):
+            used = np.flatnonzero(st.w[j])
+            ranges = [rng[i] for i in used]
+            body, res, bits = _neuron(st.w[j, used], int(st.b[j]), ranges, self.mult)
+            lo, hi = _range(st.w[j, used], int(st.b[j]), ranges)
+            if req is not None:
+                shift, fmt = req
+                res, bits, lo, hi = body.requant(res, lo, hi, shift, fmt), width(fmt.lo, fmt.hi), fmt.lo, fmt.hi
+            in_bits = sum(_port_bits(r) for r in ranges)
+            out.append(self.instance(body, res, bits, in_bits, [_slice(v[i], rng[i]) for i in used], False))
+            out_rng.append((lo, hi))
+        return out, out_rng
+
+    def requant(self, v: list[str], rng: list[tuple[int, int]], s: int, fmt: Fmt) -> list[str]:
+        out = []
+        for x, r in zip(v, rng):
+            body, (i0,), in_bits = _ports([r])
+            out.append(self.instance(body, body.requant(i0, *r, s, fmt), width(fmt.lo, fmt.hi), in_bits, [_slice(x, r)],
+                                     False))
+        return out
+
+    def table(self, st: Table, v: list[str]) -> list[str]:
+        w_in, w = width(st.in_fmt.lo, st.in_fmt.hi), width(st.out.lo, st.out.hi)
+        out = []
+        for f, x in enumerate(v):
+            r = (st.in_fmt.lo, st.in_fmt.hi)
+            body, (i0,), in_bits = _ports([r])
+            body.lines += [f"  reg signed [{w - 1}:0] t;", f"  always @(posedge clk) case ({i0})"]
+            body.lines += [f"    {_lit(code, w_in)}: t <= {_lit(int(st.table[f, code - st.in_fmt.lo]), w)};"
+                           for code in range(st.in_fmt.lo, st.in_fmt.hi + 1)]
+            body.lines.append(f"    default: t <= {_lit(0, w)};\n  endcase")
+            out.append(self.instance(body, "t", w, in_bits, [_slice(x, r)], True))
+        return out
+
+
+
+def write_verilog(net: IntNet, folder: str | Path, top: str = "jsc_net", mult: str = "csd") -> Design:
+    """Fully parallel, pipelined Verilog of ``net`` in ``folder/<top>.v``."""
+    if mult not in MULTS:
+        raise ValueError(f"mult must be one of {MULTS}, got {mult!r}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(folder / "sim", ignore_errors=True)  # a simulator of an older design
+    t, bi = _Top(top, mult), net.inp.bits
+    x_in = [f"$signed(x[{i * bi + bi - 1}:{i * bi}])" if net.inp.signed
+            else f"$signed({{1'b0, x[{i * bi + bi - 1}:{i * bi}]}})" for i in range(net.n_in)]
+    rng = [(net.inp.lo, net.inp.hi)] * net.n_in
+    v = [t.body.reg(x, width(*r)) for x, r in zip(x_in, rng)]
+    exp, stages, skips, i = net.inp.exp, 1, [], 0
+    while i < len(net.stages):
+        st = net.stages[i]
+        if isinstance(st, Table):
+            v, exp = t.table(st, v), st.out.exp
+            rng = [(int(row.min()), int(row.max())) for row in st.table]  # what the table can hold, not its format
+            stages += 1
+        elif isinstance(st, MatVec):
+            nxt = net.stages[i + 1] if i + 1 < len(net.stages) else None
+            req = (nxt.out.exp - st.exp, nxt.out) if isinstance(nxt, Requant) else None
+            v, rng = t.matvec(st, v, rng, req)
+            exp = st.exp
+            if req is not None:
+                v, exp, i = [t.body.reg(x, width(*r)) for x, r in zip(v, rng)], nxt.out.exp, i + 1
+                stages += 1
+        elif isinstance(st, Requant):
+            v = [t.body.reg(x, width(st.out.lo, st.out.hi)) for x in t.requant(v, rng, st.out.exp - exp, st.out)]
+            rng, exp = [(st.out.lo, st.out.hi)] * len(v), st.out.exp
+            stages += 1
+        elif isinstance(st, Push):
+            skips.append((v, rng, exp, stages))
+        elif isinstance(st, AddSkip):
+            s, s_rng, s_exp, s_stage = skips.pop()
+            for _ in range(stages - s_stage):  # delay line: keep the skip aligned with the pipelined body
+                s = [t.body.reg(x, width(*r)) for x, r in zip(s, s_rng)]
+            sa, sb = exp - st.exp, s_exp - st.exp
+            new_rng = [((a << sa) + (c << sb), (b << sa) + (d << sb)) for (a, b), (c, d) in zip(rng, s_rng)]
+            v = [t.body.wire(width(*r), f"({x} <<< {sa}) + ({y} <<< {sb})", "s") for x, y, r in zip(v, s, new_rng)]
+            rng, exp = new_rng, st.exp
+        i += 1
+    bo = net.out_fmt.bits if net.out_fmt else max(width(*r) for r in rng)
+    if not isinstance(net.stages[-1], Requant | Table):
+        v = [t.body.reg(x, width(*r)) for x, r in zip(v, rng)]
+        stages += 1
+    assigns = "\n".join(f"  wire signed [{bo - 1}:0] y{j} = {x};\n  assign y[{j * bo + bo - 1}:{j * bo}] = y{j};"
+                        for j, x in enumerate(v))
+    modules = "".join(text.replace("{name}", name, 1) + "\n" for text, name in t.modules.items())
+    text = (f"// generated by jsc_hw.verilog: {net.n_in} inputs x {bi} bits -> {len(v)} outputs x {bo} bits, "
+            f"{stages} register stages, mult={mult}, {len(t.modules)} distinct modules, {t.instances} instances\n"
+            f"{modules}module {top} (input wire clk, input wire [{net.n_in * bi - 1}:0] x, "
+            f"output wire [{len(v) * bo - 1}:0] y);\n" + "\n".join(t.body.lines) + f"\n{assigns}\nendmodule\n")
+    (folder / f"{top}.v").write_text(text)
+    return Design(folder, top, (f"{top}.v",), net.n_in, len(v), bi, bo,
+                  net.out_fmt.signed if net.out_fmt else True, stages, mult, len(t.modules), t.instances)
