@@ -20,7 +20,8 @@ from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
 
-from jsc_hw.synth import Figures, vendor_figures
+from jsc_hw.figures import Figures
+from jsc_hw.vendor import vendor_figures
 
 log = logging.getLogger(__name__)
 

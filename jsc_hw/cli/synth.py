@@ -5,7 +5,7 @@ TARGET is an hls4ml project folder (``hls_projects/<name>``, written by ``jsc-hw
 
 * ``vitis`` / ``vivado``: C-synthesis (+ Vivado logic synthesis with ``--vsynth``) through the project's own
   ``build_prj.tcl``, then its reports are parsed;
-* ``yosys``: the open-source flow -- Verilog of the quantised network (``jsc_hw.rtl``), checked bit for bit
+* ``yosys``: the open-source flow -- Verilog of the quantised network (``jsc_hw.verilog``), checked bit for bit
   against PyTorch in Verilator, Yosys ``synth_xilinx`` (and nextpnr-ecp5 place-and-route with ``--ecp5``);
 * ``auto`` (default): the vendor flow when TARGET is a project and Vitis/Vivado HLS is on PATH, else yosys.
 """
@@ -18,7 +18,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from jsc_hw import synth
+from jsc_hw import synth, vendor
+from jsc_hw.figures import figures_dict
 from jsc_hw.cli.export import resolve
 
 
@@ -28,12 +29,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", type=Path, help="the model of a project folder, for --tool yosys")
     p.add_argument("--out", type=Path, help="output folder (default: <project>/synth or <model>_synth)")
     p.add_argument("--family", default="xc7", help="Xilinx family for Yosys synth_xilinx: xc7, xcu, xcup (default xc7)")
+    p.add_argument("--flatten", action="store_true", help="Yosys: flatten before synthesis (a few per cent fewer "
+                                                         "LUTs, far slower on large networks; default: each distinct "
+                                                         "neuron module synthesised once)")
     p.add_argument("--dsp", action="store_true", help="let Yosys map multiplications to DSP blocks (default: "
                                                       "shift-and-add in LUTs and carry chains)")
     p.add_argument("--ecp5", action="store_true", help="also place and route on a Lattice ECP5 (nextpnr) for Fmax")
     p.add_argument("--vsynth", action="store_true", help="vendor flow: also run Vivado logic synthesis")
-    p.add_argument("--check-only", action="store_true", help="open-source flow: Verilog + Verilator check, no Yosys "
-                                                            "(Yosys needs hours for JSC_rs1923's 33k adders on 2 cores)")
+    p.add_argument("--check-only", action="store_true", help="open-source flow: Verilog + Verilator check, no Yosys")
     p.add_argument("--vectors", type=int, default=2000, help="test rows for the Verilator check (0: skip)")
     p.add_argument("--timeout", type=float, default=7200, help="seconds allowed per tool run")
     p.add_argument("--all", action="store_true", help="sweep run: every trial x repeat (into <run>/synth/<record>), "
@@ -58,15 +61,15 @@ def run(args: argparse.Namespace) -> int:
     project = (target / "build_prj.tcl").exists()
     tool = args.tool
     if tool == "auto":
-        tool = next((t for t in ("vitis", "vivado") if project and synth.vendor_available(t)), "yosys")
+        tool = next((t for t in ("vitis", "vivado") if project and vendor.vendor_available(t)), "yosys")
     if tool != "yosys":
         if not project:
             raise FileNotFoundError(f"{target}: the vendor flow needs an hls4ml project folder (jsc-hw export)")
-        figs = synth.run_vendor(target, tool, args.vsynth, args.timeout)
+        figs = vendor.run_vendor(target, tool, args.vsynth, args.timeout)
         out = args.out or target / "synth"
         out.mkdir(parents=True, exist_ok=True)
         path = out / "vendor.json"
-        path.write_text(json.dumps({"project": str(target), "figures": [synth.figures_dict(f) for f in figs]},
+        path.write_text(json.dumps({"project": str(target), "figures": [figures_dict(f) for f in figs]},
                                    indent=2) + "\n")
         _print(path)
         return 0
@@ -77,10 +80,10 @@ def run(args: argparse.Namespace) -> int:
         for rec in tqdm(sorted((target / "records").glob("*.json")), desc="synth", unit="model"):
             ckpt = target / json.loads(rec.read_text())["checkpoint"]
             _print(synth.synth_checkpoint(ckpt, target / "synth" / rec.stem, args.family, args.dsp, args.ecp5,
-                                          args.vectors, args.timeout, not args.check_only))
+                                          args.vectors, args.timeout, not args.check_only, args.flatten))
         return 0
     src = resolve(str(args.checkpoint or target), "val_acc_last_epoch")
     out = args.out or (target / "synth" if target.is_dir() else target.with_name(f"{target.stem}_synth"))
     _print(synth.synth_checkpoint(src.checkpoint, out, args.family, args.dsp, args.ecp5, args.vectors, args.timeout,
-                                  not args.check_only))
+                                  not args.check_only, args.flatten))
     return 0
