@@ -83,18 +83,18 @@ class SweepSpec:
     varied: tuple[str, ...] = ()
 
 
-def _check(value: Any, tp: Any, key: str) -> Any:
+def check_type(value: Any, tp: Any, key: str) -> Any:
     """Validate ``value`` against a type annotation; ints are accepted for floats."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in typing.get_args(tp):
             return None
         inner = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _check(value, inner[0], key)
+        return check_type(value, inner[0], key)
     if origin is tuple:  # tuple[int, ...]: a YAML list
         if not isinstance(value, (list, tuple)):
             raise ValueError(f"{key}: expected a list, got {value!r}")
-        return tuple(_check(v, typing.get_args(tp)[0], f"{key}[{i}]") for i, v in enumerate(value))
+        return tuple(check_type(v, typing.get_args(tp)[0], f"{key}[{i}]") for i, v in enumerate(value))
     if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         if not math.isfinite(value):
             raise ValueError(f"{key}: must be a finite number, got {value!r}")
@@ -134,7 +134,7 @@ def from_dict(cls: type, data: Mapping[str, Any] | None, prefix: str = "") -> An
                 raise ValueError(f"{prefix}{name}: expected a mapping, got {value!r}")
             kwargs[name] = from_dict(tp, value, f"{prefix}{name}.")
         else:
-            kwargs[name] = _check(value, tp, prefix + name)
+            kwargs[name] = check_type(value, tp, prefix + name)
     obj = cls(**kwargs)
     validate(obj, prefix)
     return obj
@@ -169,7 +169,7 @@ def to_dict(obj: Any) -> dict[str, Any]:
 def set_dotted(cfg: TrialConfig, key: str, value: Any) -> TrialConfig:
     """Return ``cfg`` with one dotted key (``train.lr``) replaced, type-checked like YAML input."""
     if key == "name":
-        return replace(cfg, name=_check(value, str, key))
+        return replace(cfg, name=check_type(value, str, key))
     section, _, leaf = key.partition(".")
     if section not in _hints(TrialConfig) or section == "name" or not leaf:
         raise ValueError(f"unknown key {key!r}: use section.field, sections {['data', 'model', 'quant', 'train']}")
@@ -184,7 +184,8 @@ def apply_overrides(cfg: TrialConfig, overrides: Mapping[str, Any]) -> TrialConf
     return cfg
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
+    """A trial or sweep name made safe for file names."""
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", text).strip("_")
 
 
@@ -195,8 +196,8 @@ def sweep_from_dict(raw: Mapping[str, Any]) -> SweepSpec:
         raise ValueError(f"unknown top-level key(s) {unknown}; allowed: {sorted(allowed)}")
     if "grid" in raw and "trials" in raw:
         raise ValueError("give either 'grid' or 'trials', not both")
-    name = _check(raw.get("name", "sweep"), str, "name")
-    repeats = _check(raw.get("repeats", 1), int, "repeats")
+    name = check_type(raw.get("name", "sweep"), str, "name")
+    repeats = check_type(raw.get("repeats", 1), int, "repeats")
     if repeats < 1:
         raise ValueError("repeats: must be at least 1")
     base = from_dict(TrialConfig, raw.get("base"), "base.")
@@ -214,7 +215,7 @@ def sweep_from_dict(raw: Mapping[str, Any]) -> SweepSpec:
             label = ",".join(f"{k.split(',')[0].split('.')[-1]}={v}" for k, v in combo.items()) or "base"
             # a key "a.b,c.d" ties several config keys to one value (e.g. all bit widths at once)
             tied = {k: v for key, v in combo.items() for k in key.split(",")}
-            trials.append(apply_overrides(replace(base, name=_slug(label)), tied))
+            trials.append(apply_overrides(replace(base, name=slug(label)), tied))
         varied = [k.split(",")[0] for k in varied]
     else:
         entries = raw.get("trials") or [{"name": base.name}]
@@ -224,9 +225,9 @@ def sweep_from_dict(raw: Mapping[str, Any]) -> SweepSpec:
             if not isinstance(entry, Mapping):
                 raise ValueError(f"trials[{i}]: expected a mapping, got {entry!r}")
             entry = dict(entry)
-            label = _check(entry.pop("name", f"trial{i + 1}"), str, f"trials[{i}].name")
+            label = check_type(entry.pop("name", f"trial{i + 1}"), str, f"trials[{i}].name")
             try:
-                trials.append(apply_overrides(replace(base, name=_slug(label)), entry))
+                trials.append(apply_overrides(replace(base, name=slug(label)), entry))
             except ValueError as exc:
                 raise ValueError(f"trials[{i}] ({label}): {exc}") from None
             varied += [k for k in entry if k not in varied]
@@ -234,7 +235,7 @@ def sweep_from_dict(raw: Mapping[str, Any]) -> SweepSpec:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ValueError(f"trial names must be unique; repeated: {dupes}")
-    return SweepSpec(name=_slug(name), base=base, trials=tuple(trials), repeats=repeats, varied=tuple(varied))
+    return SweepSpec(name=slug(name), base=base, trials=tuple(trials), repeats=repeats, varied=tuple(varied))
 
 
 def load_yaml_spec(path: str | Path, kind: str, keys: str, parse: Callable[[Mapping[str, Any]], Any]) -> Any:

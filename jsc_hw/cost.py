@@ -67,7 +67,7 @@ def _bits(q: QuantSpec) -> tuple[int, int, int]:
 
 @lru_cache(maxsize=256)
 def _layer_costs(model: ModelSpec, q: QuantSpec) -> tuple[tuple[LayerCost, ...], int]:
-    net = BatchedNet(model.arch, q, [0], model.hidden).eval()
+    net = BatchedNet(model, q, [0]).eval()
     _, _, in_bits = _bits(q)
     state = {"act_bits": in_bits}
     out: list[LayerCost] = []

@@ -1,7 +1,7 @@
 """The model zoo.  Adding a model = one builder function + one line in ``ARCHITECTURES``.
 
-A builder takes the quantisation spec and the number of repeats and returns the layer list and the input
-shape of one sample.  ``tests/test_nets.py`` runs over the whole table (parameter counts, twin equality).
+A builder takes the model spec (its ``arch`` and, for ``mlp``, the ``hidden`` widths), the quantisation spec
+and the number of repeats, and returns the layer list and the input shape of one sample.  ``tests/test_nets.py`` runs over the whole table (parameter counts, twin equality).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from jsc_hw.config import QuantSpec, TrialConfig
+from jsc_hw.config import ModelSpec, QuantSpec, TrialConfig
 from jsc_hw.layers import Act, BatchNorm, Conv1d, Flatten, Layer, Linear, QuantAct, Residual, TwinNet
 from jsc_hw.layers import input_quant, relu
 from jsc_hw.schema import N_CLASSES, N_FEATURES
@@ -24,17 +24,25 @@ class Arch:
     input_shape: tuple[int, ...]  #: shape of one sample as the exported model takes it
 
 
-Builder = Callable[[QuantSpec, int], Arch]
+Builder = Callable[[ModelSpec, QuantSpec, int], Arch]
 
 
-def jsc_tiny(q: QuantSpec, repeats: int) -> Arch:
+def _fixed(m: ModelSpec) -> None:
+    """A fixed architecture has no widths to set."""
+    if m.hidden:
+        raise ValueError(f"model.hidden applies to arch 'mlp' only; remove it for {m.arch!r}")
+
+
+def jsc_tiny(m: ModelSpec, q: QuantSpec, repeats: int) -> Arch:
     """BatchNorm1d(16) -> ReLU -> Linear(16,5) -> ReLU: 117 parameters (the course lab's JSC-Tiny)."""
+    _fixed(m)
     return Arch([input_quant(q), BatchNorm(N_FEATURES, repeats), relu(q), Linear(N_FEATURES, N_CLASSES, repeats, q),
                  relu(q)], (N_FEATURES,))
 
 
-def jsc_rs1923(q: QuantSpec, repeats: int) -> Arch:
+def jsc_rs1923(m: ModelSpec, q: QuantSpec, repeats: int) -> Arch:
     """Conv1d 1-8-16, a residual block of two 16-channel convs, Linear(256,5): 3,285 parameters."""
+    _fixed(m)
     def conv(c_in: int, c_out: int) -> Conv1d:
         return Conv1d(c_in, c_out, 3, 1, repeats, q)
 
@@ -45,8 +53,9 @@ def jsc_rs1923(q: QuantSpec, repeats: int) -> Arch:
                  Linear(16 * N_FEATURES, N_CLASSES, repeats, q), relu(q)], (1, N_FEATURES))
 
 
-def mlp_64_32_32(q: QuantSpec, repeats: int) -> Arch:
+def mlp_64_32_32(m: ModelSpec, q: QuantSpec, repeats: int) -> Arch:
     """The hls4ml tutorial's reference MLP 16-64-32-32-5 (ReLU; softmax left to the loss): 4,389 parameters."""
+    _fixed(m)
     widths = (N_FEATURES, 64, 32, 32)
     layers: list[Layer] = [input_quant(q)]
     for n_in, n_out in zip(widths, widths[1:]):
@@ -54,9 +63,10 @@ def mlp_64_32_32(q: QuantSpec, repeats: int) -> Arch:
     return Arch(layers + [Linear(widths[-1], N_CLASSES, repeats, q)], (N_FEATURES,))
 
 
-def mlp(q: QuantSpec, repeats: int, hidden: tuple[int, ...] = (32, 16)) -> Arch:
-    """16 -> hidden... -> 5 ReLU MLP with widths ``model.hidden`` and optional per-layer bit widths
+def mlp(m: ModelSpec, q: QuantSpec, repeats: int) -> Arch:
+    """16 -> hidden... -> 5 ReLU MLP with widths ``model.hidden`` (default 32, 16) and optional per-layer bit widths
     (``quant.weight_bits_per_layer``: one per Linear; ``quant.act_bits_per_layer``: one per hidden ReLU)."""
+    hidden = tuple(m.hidden) or (32, 16)
     widths = (N_FEATURES, *hidden, N_CLASSES)
     w_bits = q.weight_bits_per_layer or (q.weight_bits,) * (len(widths) - 1)
     a_bits = q.act_bits_per_layer or (q.act_bits,) * len(hidden)
@@ -82,14 +92,13 @@ ARCHITECTURES: dict[str, Builder] = {
 class BatchedNet(nn.Module):
     """R independent copies of one architecture; forward maps (B, R, 16) features to (B, R, 5) logits."""
 
-    def __init__(self, arch: str, q: QuantSpec, seeds: Sequence[int], hidden: tuple[int, ...] = ()) -> None:
+    def __init__(self, model: ModelSpec | str, q: QuantSpec, seeds: Sequence[int]) -> None:
         super().__init__()
-        if arch not in ARCHITECTURES:
-            raise ValueError(f"unknown model.arch {arch!r}; available: {sorted(ARCHITECTURES)}")
-        if hidden and arch != "mlp":
-            raise ValueError(f"model.hidden applies to arch 'mlp' only; remove it for {arch!r}")
-        built = ARCHITECTURES[arch](q, len(seeds), tuple(hidden)) if hidden else ARCHITECTURES[arch](q, len(seeds))
-        self.arch, self.quant, self.seeds = arch, q, tuple(seeds)
+        model = ModelSpec(arch=model) if isinstance(model, str) else model
+        if model.arch not in ARCHITECTURES:
+            raise ValueError(f"unknown model.arch {model.arch!r}; available: {sorted(ARCHITECTURES)}")
+        built = ARCHITECTURES[model.arch](model, q, len(seeds))
+        self.arch, self.model, self.quant, self.seeds = model.arch, model, q, tuple(seeds)
         self.input_shape = built.input_shape
         self.layers = nn.ModuleList(built.layers)
         gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
@@ -116,7 +125,7 @@ class BatchedNet(nn.Module):
 
 
 def build(cfg: TrialConfig, seeds: Sequence[int]) -> BatchedNet:
-    return BatchedNet(cfg.model.arch, cfg.quant, seeds, cfg.model.hidden)
+    return BatchedNet(cfg.model, cfg.quant, seeds)
 
 
 def n_parameters(arch: str) -> int:

@@ -24,7 +24,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from jsc_hw.config import SweepSpec, TrialConfig, _check, _slug, apply_overrides, dump_yaml, from_dict
+from jsc_hw.config import SweepSpec, TrialConfig, check_type, slug, apply_overrides, dump_yaml, from_dict
 from jsc_hw.config import load_yaml_spec, to_dict
 from jsc_hw.sweep import Job, load_records, record_path, resolved_yaml, train_repeats, write_trained
 
@@ -112,7 +112,7 @@ def _param(key: str, raw: Any) -> Param:
     if isinstance(raw, list) and raw:
         return Param(key, choices=tuple(raw))
     if isinstance(raw, Mapping) and set(raw) <= {"low", "high", "log"} and {"low", "high"} <= set(raw):
-        low, high = (_check(raw[k], float, f"space.params.{key}.{k}") for k in ("low", "high"))
+        low, high = (check_type(raw[k], float, f"space.params.{key}.{k}") for k in ("low", "high"))
         ints = all(isinstance(raw[k], int) for k in ("low", "high"))
         return Param(key, low=int(low) if ints else low, high=int(high) if ints else high,
                      log=bool(raw.get("log", False)))
@@ -129,7 +129,7 @@ def search_from_dict(raw: Mapping[str, Any]) -> SearchSpec:
     if set(space) - s_allowed:
         raise ValueError(f"unknown space key(s) {sorted(set(space) - s_allowed)}; allowed: {sorted(s_allowed)}")
     params = space.pop("params", None) or {}
-    ss = SearchSpace(**{k: _check(v, tuple[int, ...], f"space.{k}") for k, v in space.items()},
+    ss = SearchSpace(**{k: check_type(v, tuple[int, ...], f"space.{k}") for k, v in space.items()},
                      params=tuple(_param(k, v) for k, v in params.items()))
     if len(ss.hidden_layers) != 2 or not 1 <= ss.hidden_layers[0] <= ss.hidden_layers[1]:
         raise ValueError(f"space.hidden_layers: [min, max] with 1 <= min <= max, got {list(ss.hidden_layers)}")
@@ -143,12 +143,12 @@ def search_from_dict(raw: Mapping[str, Any]) -> SearchSpec:
     refs = []
     for i, entry in enumerate(raw.get("references") or []):
         entry = dict(entry)
-        name = _slug(_check(entry.pop("name", f"ref{i + 1}"), str, f"references[{i}].name"))
+        name = slug(check_type(entry.pop("name", f"ref{i + 1}"), str, f"references[{i}].name"))
         ref_base = replace(base, name=f"ref_{name}", model=replace(base.model, hidden=()))
         refs.append(apply_overrides(ref_base, entry))
-    spec = SearchSpec(name=_slug(_check(raw.get("name", "search"), str, "name")), base=base, space=ss,
+    spec = SearchSpec(name=slug(check_type(raw.get("name", "search"), str, "name")), base=base, space=ss,
                       references=tuple(refs),
-                      **{k: _check(raw[k], type(getattr(SearchSpec, k)), k)
+                      **{k: check_type(raw[k], type(getattr(SearchSpec, k)), k)
                          for k in ("trials", "seed", "sampler", "startup", "cost", "repeats") if k in raw})
     for key, table in (("sampler", SAMPLERS), ("cost", COSTS)):
         if getattr(spec, key) not in table:

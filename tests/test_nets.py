@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from jsc_hw.config import QuantSpec
+from jsc_hw.config import ModelSpec, QuantSpec
 from jsc_hw.nets import ARCHITECTURES, BatchedNet, n_parameters
 
 EXPECTED_PARAMETERS = {"jsc_tiny": 117, "jsc_rs1923": 3285, "mlp_64_32_32": 4389}
@@ -36,3 +36,11 @@ def test_repeats_are_seeded_independently():
 def test_unknown_architecture_is_named():
     with pytest.raises(ValueError, match="unknown model.arch 'resnet'"):
         BatchedNet("resnet", QuantSpec(), seeds=[0])
+
+
+def test_hidden_widths_shape_the_mlp_and_are_refused_elsewhere():
+    net = BatchedNet(ModelSpec(arch="mlp", hidden=(8, 4)), QuantSpec(), seeds=[0])
+    assert sum(p.numel() for p in net.parameters()) == (16 * 8 + 8) + (8 * 4 + 4) + (4 * 5 + 5)
+    assert sum(p.numel() for p in BatchedNet("mlp", QuantSpec(), [0]).parameters()) == 16 * 32 + 32 + 32 * 16 + 16 + 16 * 5 + 5
+    with pytest.raises(ValueError, match="model.hidden applies to arch 'mlp' only; remove it for 'jsc_tiny'"):
+        BatchedNet(ModelSpec(arch="jsc_tiny", hidden=(8,)), QuantSpec(), seeds=[0])
