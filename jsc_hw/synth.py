@@ -14,9 +14,14 @@ import logging
 import re
 import shutil
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from tqdm import tqdm
 
 from jsc_hw import rtl, verilator, verilog
 from jsc_hw.figures import Figures, figures_dict
@@ -53,13 +58,32 @@ def _version(cmd: list[str]) -> str:
     return paren.group(1) if paren else out[0].split(" (")[0]
 
 
+@contextmanager
+def _elapsed(desc: str) -> Iterator[None]:
+    """A progress line showing the elapsed time while a long tool run (Yosys: up to hours) is busy."""
+    stop, bar = threading.Event(), tqdm(desc=desc, bar_format="{desc}: {elapsed} elapsed", leave=False)
+
+    def tick() -> None:
+        while not stop.wait(2.0):
+            bar.refresh()
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        ticker.join()
+        bar.close()
+
+
 def _run(cmd: list[str], cwd: Path, timeout: float) -> float:
     t0 = time.time()
-    with open(cwd / f"{Path(cmd[0]).name}.log", "w") as out:
+    log_path = cwd / f"{Path(cmd[0]).name}.log"
+    with open(log_path, "w") as out, _elapsed(f"{Path(cmd[0]).name} in {cwd}"):
         res = subprocess.run(cmd, cwd=cwd, timeout=timeout, stdout=out, stderr=subprocess.STDOUT)
     if res.returncode != 0:
-        tail = (cwd / f"{Path(cmd[0]).name}.log").read_text()[-2000:]
-        raise RuntimeError(f"{' '.join(cmd)} failed in {cwd} (exit {res.returncode}):\n{tail}")
+        raise RuntimeError(f"{' '.join(cmd)} failed in {cwd} (exit {res.returncode}):\n{log_path.read_text()[-2000:]}")
     return time.time() - t0
 
 
