@@ -168,11 +168,30 @@ def prepare_run(spec: SweepSpec, run_dir: Path) -> None:
     path.write_text(resolved)
 
 
+def synthesise_trials(run_dir: Path, vectors: int = 2000, timeout: float = 3600) -> list[Path]:
+    """The open-source hardware flow (``jsc_hw.synth``: Verilog, Verilator check, Yosys) for the first repeat of
+    every trial, into ``<run>/synth/<trial>__r<k>/synth.json``; trials already synthesised are kept."""
+    from jsc_hw.synth import synth_checkpoint
+
+    first: dict[str, dict] = {}
+    for rec in load_records(run_dir):
+        if rec["trial"] not in first or rec["repeat"] < first[rec["trial"]]["repeat"]:
+            first[rec["trial"]] = rec
+    paths = []
+    for rec in tqdm(list(first.values()), desc="synth", unit="trial"):
+        out = run_dir / "synth" / f"{rec['trial']}__r{rec['repeat']}"
+        paths.append(out / "synth.json")
+        if not paths[-1].exists():
+            synth_checkpoint(run_dir / rec["checkpoint"], out, vectors=vectors, timeout=timeout)
+    return paths
+
+
 def run_sweep(spec: SweepSpec, out_dir: str | Path, workers: int | None = None, executor: str = "local",
-              address: str | None = None) -> Path:
+              address: str | None = None, synth: bool = False) -> Path:
     """Train what is missing, then write the results table and plots.  Returns the run folder.
 
-    ``address``: a running Ray cluster for ``executor="ray"`` (None: start a local Ray instance)."""
+    ``address``: a running Ray cluster for ``executor="ray"`` (None: start a local Ray instance).
+    ``synth``: also synthesise one repeat of every trial (``synthesise_trials``): LUT/FF columns and plot."""
     from jsc_hw import tables
 
     run_dir = Path(out_dir)
@@ -185,6 +204,8 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, workers: int | None = None, 
              sum(len(j.repeats) for j in jobs), len(jobs))
     if jobs:
         EXECUTORS[executor](jobs, run_dir, workers, address)
+    if synth:
+        synthesise_trials(run_dir)
     tables.write_results(spec, run_dir, load_records(run_dir))
     return run_dir
 

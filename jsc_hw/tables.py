@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,20 @@ def _get(cfg: dict, dotted: str) -> object:
     return cfg
 
 
-def summarise(spec: SweepSpec, records: list[dict]) -> list[TrialSummary]:
+def hardware_costs(run_dir: Path) -> dict[str, dict[str, float]]:
+    """Trial -> Yosys logic-synthesis LUT/FF of its synthesised repeat (``<run>/synth/<trial>__r<k>/synth.json``,
+    written by ``jsc-hw sweep --synth`` or ``jsc-hw synth RUN --all``; the lowest repeat when there are several)."""
+    out: dict[str, dict[str, float]] = {}
+    paths = sorted(Path(run_dir).glob("synth/*__r*/synth.json"), key=lambda p: int(p.parent.name.rsplit("__r", 1)[1]))
+    for path in paths:
+        figs = [f for f in json.loads(path.read_text())["figures"] if f["stage"] == "logic-synthesis"]
+        if figs:
+            out.setdefault(path.parent.name.rsplit("__r", 1)[0], {"lut_yosys": figs[0]["lut"], "ff_yosys": figs[0]["ff"]})
+    return out
+
+
+def summarise(spec: SweepSpec, records: list[dict], hardware: dict[str, dict[str, float]] | None = None
+              ) -> list[TrialSummary]:
     by_trial: dict[str, list[dict]] = {}
     for rec in records:
         by_trial.setdefault(rec["trial"], []).append(rec)
@@ -50,7 +64,7 @@ def summarise(spec: SweepSpec, records: list[dict]) -> list[TrialSummary]:
             train_acc_last_step_mean=float(np.mean([r["train_acc_last_step"] for r in recs])),
             val_loss_mean=float(np.mean([r["val_loss"][-1] for r in recs])),
             seconds_mean=float(np.mean([r["seconds"] for r in recs])),
-            cost=dict(recs[0].get("cost") or {}),
+            cost={**(recs[0].get("cost") or {}), **(hardware or {}).get(trial.name, {})},
             curve=tuple(np.mean([r["val_acc"] for r in recs], axis=0).tolist())))
     return rows
 
@@ -96,6 +110,13 @@ def _axis_rows(spec: SweepSpec, rows: list[TrialSummary], key: str) -> list[Tria
     return sorted(picked, key=lambda r: r.settings[key])
 
 
+#: cost column -> axis label of its accuracy-vs-cost plot
+COST_AXES: dict[str, str] = {
+    "bops": "bit operations per inference (BOPs)",
+    "lut_yosys": "LUTs (Yosys synth_xilinx xc7, logic synthesis, one repeat)",
+}
+
+
 def write_plots(spec: SweepSpec, rows: list[TrialSummary], run_dir: Path) -> list[Path]:
     import matplotlib
 
@@ -127,21 +148,23 @@ def write_plots(spec: SweepSpec, rows: list[TrialSummary], run_dir: Path) -> lis
     ax.legend(fontsize=6, ncol=2)
     paths.append(out / "val_acc_curves.png")
     fig.tight_layout(), fig.savefig(paths[-1], dpi=120), plt.close(fig)
-    if rows and "bops" in rows[0].cost:
+    for key, label in COST_AXES.items():
+        have = [r for r in rows if key in r.cost]
+        if not have:
+            continue
         fig, ax = plt.subplots(figsize=(5, 3.6))
-        ax.errorbar([r.cost["bops"] for r in rows], [r.val_acc_mean for r in rows],
-                    yerr=[r.val_acc_std for r in rows], fmt="o", capsize=3)
-        for r in rows:
-            ax.annotate(r.trial, (r.cost["bops"], r.val_acc_mean), fontsize=6)
-        ax.set_xscale("log"), ax.set_xlabel("bit operations per inference (BOPs)"), ax.set_ylabel("val accuracy")
-        ax.grid(alpha=0.3)
-        paths.append(out / "val_acc_vs_bops.png")
+        ax.errorbar([r.cost[key] for r in have], [r.val_acc_mean for r in have],
+                    yerr=[r.val_acc_std for r in have], fmt="o", capsize=3)
+        for r in have:
+            ax.annotate(r.trial, (r.cost[key], r.val_acc_mean), fontsize=6)
+        ax.set_xscale("log"), ax.set_xlabel(label), ax.set_ylabel("val accuracy"), ax.grid(alpha=0.3)
+        paths.append(out / f"val_acc_vs_{key}.png")
         fig.tight_layout(), fig.savefig(paths[-1], dpi=120), plt.close(fig)
     return paths
 
 
 def write_results(spec: SweepSpec, run_dir: Path, records: list[dict]) -> list[TrialSummary]:
-    rows = summarise(spec, records)
+    rows = summarise(spec, records, hardware_costs(run_dir))
     if not rows:
         log.warning("%s: no records yet", run_dir)
         return rows

