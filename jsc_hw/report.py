@@ -203,6 +203,7 @@ def plot(rows: list[Row], path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ((ax_lut, ax_dsp), (ax_bops, ax_pub)) = plt.subplots(2, 2, figsize=(14, 10))
     flows: dict[str, list[Row]] = {}
@@ -233,7 +234,10 @@ def plot(rows: list[Row], path: Path) -> Path:
     if sources:
         fig.suptitle("accuracy: " + "; ".join(sources), fontsize=9)
     ax_lut.set(xscale="log", xlabel="LUT", ylabel="accuracy (%)", title="this toolkit: accuracy vs LUT")
-    ax_dsp.set(xlabel="DSP blocks", ylabel="accuracy (%)", title="this toolkit: accuracy vs DSP")
+    ax_dsp.set(xlabel="DSP blocks (0: constant multiplications in LUTs and carry chains)", ylabel="accuracy (%)",
+               title="this toolkit: accuracy vs DSP")
+    ax_dsp.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_dsp.set_xlim(-0.5, max([r.figures.dsp or 0 for rs in flows.values() for r in rs], default=0) * 1.1 + 1)
     if flows:
         ax_lut.legend(fontsize=7, loc="upper left", framealpha=0.6)
     by_set: dict[str, list[Anchor]] = {}
