@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from conftest import synthetic_jets, write_npz
-from jsc_hw import export
+from jsc_hw import export, report
 from jsc_hw.cli import main
 from jsc_hw.config import DataSpec, ModelSpec, QuantSpec, TrainSpec, TrialConfig
 from jsc_hw.data import load_splits
@@ -134,6 +134,21 @@ def test_cli_exports_the_best_trial_bit_exact(exported):
     for name in ("checkpoint.pt", "config.yaml", "model.qonnx.onnx", "verification.json", "MODEL_CARD.md"):
         assert (model_dir / name).is_file(), name
     assert f"{ROWS}/{ROWS} rows bit-exact" in (model_dir / "MODEL_CARD.md").read_text()
+
+
+def test_a_project_knows_its_model_for_the_report_and_the_open_source_flow(exported, capsys):
+    """verification.json names the checkpoint, bit widths and cost; `jsc-hw synth PROJECT --tool yosys` finds the
+    model there, and `jsc-hw report PROJECT` fills the bit widths, parameters and BOPs."""
+    out, _ = exported
+    ver = json.loads((out / "verification.json").read_text())
+    assert ver["checkpoint"].endswith("weights/long__r0.pt") and (ver["weight_bits"], ver["act_bits"]) == (8, 8)
+    assert (ver["params"], ver["bops"]) == (117, 6720)
+    assert main(["synth", str(out), "--tool", "yosys", "--check-only", "--vectors", "200"]) == 0
+    blob = json.loads((out / "synth" / "synth.json").read_text())
+    assert blob["checkpoint"] == ver["checkpoint"] and blob["rtl_check"]["bit_exact"] and blob["figures"] == []
+    assert "bit-exact" in capsys.readouterr().out
+    row = next(r for r in report.table(report.collect([out])) if r["model"] == out.name)
+    assert (row["bits w/a/in"], row["params"], row["BOPs"], row["acc C-sim"]) == ("8/8/8", 117, 6720, ver["acc_csim"])
 
 
 def test_a_perturbed_weight_is_reported_as_a_mismatch(exported, tmp_path):

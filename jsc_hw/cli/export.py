@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from jsc_hw import export, hls
+from jsc_hw.cost import estimate
 from jsc_hw.data import load_splits
 from jsc_hw.select import METRICS, best_trial
 from jsc_hw.train import Checkpoint, load_checkpoint
@@ -99,7 +100,8 @@ def _export(args: argparse.Namespace) -> int:
     ckpt = load_checkpoint(src.checkpoint)
     cfg, net = ckpt.config, ckpt.net
     x, y, source = held_out_rows(ckpt, args.rows)
-    context = {"model": src.name, "source": src.note, "data": source, "arch": cfg.model.arch}
+    context = {"model": src.name, "source": src.note, "checkpoint": str(src.checkpoint), "data": source,
+               "arch": cfg.model.arch}
     if not cfg.quant.enabled:
         if not args.requantise:
             raise ValueError(f"{src.checkpoint}: a float model (quant.enabled=false) cannot be reproduced bit for bit "
@@ -109,6 +111,9 @@ def _export(args: argparse.Namespace) -> int:
         float_acc = float((export.forward(net.twin(), x, net.input_shape).argmax(1) == y).mean())
         cfg, net = export.requantise(cfg, net)
         context["requantised"] = f"post-training; float model test accuracy {100 * float_acc:.2f} %"
+    cost = estimate(cfg)  # of the exported (possibly requantised) model: jsc-hw report reads these
+    context.update(weight_bits=cfg.quant.weight_bits, act_bits=cfg.quant.act_bits, input_bits=cfg.quant.input_bits,
+                   params=cost.params, bops=cost.bops)
     out = args.out = args.out or Path("hls_projects") / f"{src.name}_{args.backend}_{args.io}"
     print(f"exporting {src.note}\n  -> {out} ({len(y)} test rows from {source})")
     result = export.export_fpga(net.twin(), net.input_shape, x, y, out, spec, context)

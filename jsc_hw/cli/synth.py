@@ -56,6 +56,16 @@ def _print(path: Path) -> None:
     print(f"wrote {path}")
 
 
+def _project_checkpoint(project: Path) -> Path:
+    """The checkpoint an hls4ml project was exported from (``checkpoint`` in its verification.json)."""
+    ver = project / "verification.json"
+    ckpt = json.loads(ver.read_text()).get("checkpoint") if ver.exists() else None
+    if ckpt is None or not Path(ckpt).exists():
+        raise FileNotFoundError(f"{project} is an hls4ml project whose model is not found ({ckpt or 'not recorded'}): "
+                                "pass it with --checkpoint (a .pt or models/<name>) for the open-source flow")
+    return Path(ckpt)
+
+
 def run(args: argparse.Namespace) -> int:
     target = Path(args.target)
     project = (target / "build_prj.tcl").exists()
@@ -74,8 +84,7 @@ def run(args: argparse.Namespace) -> int:
         _print(path)
         return 0
     if project and args.checkpoint is None:
-        raise FileNotFoundError(f"{target} is an hls4ml project: pass its model with --checkpoint (a .pt or "
-                                "models/<name>) for the open-source flow")
+        args.checkpoint = _project_checkpoint(target)
     if args.all and (target / "records").is_dir():
         for rec in tqdm(sorted((target / "records").glob("*.json")), desc="synth", unit="model"):
             ckpt = target / json.loads(rec.read_text())["checkpoint"]
