@@ -203,7 +203,6 @@ def plot(rows: list[Row], path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
     fig, ((ax_lut, ax_dsp), (ax_bops, ax_pub)) = plt.subplots(2, 2, figsize=(14, 10))
     flows: dict[str, list[Row]] = {}
@@ -236,10 +235,10 @@ def plot(rows: list[Row], path: Path) -> Path:
     ax_lut.set(xscale="log", xlabel="LUT", ylabel="accuracy (%)", title="this toolkit: accuracy vs LUT")
     ax_dsp.set(xlabel="DSP blocks (0: constant multiplications in LUTs and carry chains)", ylabel="accuracy (%)",
                title="this toolkit: accuracy vs DSP")
-    ax_dsp.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax_dsp.set_xlim(-0.5, max([r.figures.dsp or 0 for rs in flows.values() for r in rs], default=0) * 1.1 + 1)
+    ax_dsp.set_xscale("symlog", linthresh=10)  # 0 DSP (shift-and-add) beside tens and thousands
+    ax_dsp.set_xlim(-0.5, max([r.figures.dsp or 0 for rs in flows.values() for r in rs], default=0) * 2 + 10)
     if flows:
-        ax_lut.legend(fontsize=7, loc="upper left", framealpha=0.6)
+        ax_lut.legend(fontsize=7, loc="lower right", framealpha=0.6)
     by_set: dict[str, list[Anchor]] = {}
     for a in anchors():
         by_set.setdefault(a.dataset, []).append(a)
