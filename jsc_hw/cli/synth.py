@@ -26,8 +26,10 @@ from jsc_hw.cli.export import resolve
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", help="hls4ml project folder, checkpoint .pt, models/<name>, or runs/<sweep>")
     p.add_argument("--tool", choices=["auto", "vitis", "vivado", "yosys"], default="auto")
-    p.add_argument("--checkpoint", type=Path, help="the model of a project folder, for --tool yosys")
-    p.add_argument("--out", type=Path, help="output folder (default: <project>/synth or <model>_synth)")
+    p.add_argument("--checkpoint", type=Path, help="the model of a project folder, for --tool yosys (default: the "
+                                                    "checkpoint its verification.json names)")
+    p.add_argument("--out", type=Path, help="output folder (default: <project>/synth, <run>/synth, runs/synth/<model> "
+                                             "for models/<name>, <checkpoint>_synth for a .pt)")
     p.add_argument("--family", default="xc7", help="Xilinx family for Yosys synth_xilinx: xc7, xcu, xcup (default xc7)")
     p.add_argument("--flatten", action="store_true", help="Yosys: flatten before synthesis (a few per cent fewer "
                                                          "LUTs, far slower on large networks; default: each distinct "
@@ -92,7 +94,12 @@ def run(args: argparse.Namespace) -> int:
                                           args.vectors, args.timeout, not args.check_only, args.flatten))
         return 0
     src = resolve(str(args.checkpoint or target), "val_acc_last_epoch")
-    out = args.out or (target / "synth" if target.is_dir() else target.with_name(f"{target.stem}_synth"))
+    if args.out:
+        out = args.out
+    elif (target / "checkpoint.pt").is_file() or not target.exists():  # models/<name>: keep models/ clean
+        out = Path("runs") / "synth" / src.name
+    else:
+        out = target / "synth" if target.is_dir() else target.with_name(f"{target.stem}_synth")
     _print(synth.synth_checkpoint(src.checkpoint, out, args.family, args.dsp, args.ecp5, args.vectors, args.timeout,
                                   not args.check_only, args.flatten))
     return 0
