@@ -17,7 +17,6 @@ checks that Verilog against the PyTorch twin, bit for bit.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import brevitas.nn as qnn
@@ -27,7 +26,6 @@ from torch import nn
 
 from jsc_hw.layers import TwinNet, _ResidualTwin, plain
 
-log = logging.getLogger(__name__)
 MAX_TABLE_BITS = 10
 
 

@@ -24,8 +24,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from jsc_hw.config import SweepSpec, TrialConfig, check_type, slug, apply_overrides, dump_yaml, from_dict
-from jsc_hw.config import load_yaml_spec, to_dict
+from jsc_hw.config import (SweepSpec, TrialConfig, apply_overrides, check_type, dump_yaml, from_dict, load_yaml_spec,
+                           slug, to_dict)
 from jsc_hw.sweep import Job, load_records, record_path, resolved_yaml, train_repeats, write_trained
 
 log = logging.getLogger(__name__)

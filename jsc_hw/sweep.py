@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -168,21 +169,25 @@ def prepare_run(spec: SweepSpec, run_dir: Path) -> None:
     path.write_text(resolved)
 
 
-def synthesise_trials(run_dir: Path, vectors: int = 2000, timeout: float = 3600) -> list[Path]:
-    """The open-source hardware flow (``jsc_hw.synth``: Verilog, Verilator check, Yosys) for the first repeat of
-    every trial, into ``<run>/synth/<trial>__r<k>/synth.json``; trials already synthesised are kept."""
+def synthesise_records(run_dir: Path, every_repeat: bool = False, keep_existing: bool = True,
+                       **flow: Any) -> list[Path]:
+    """The open-source hardware flow (``jsc_hw.synth.synth_checkpoint``: Verilog, Verilator check, Yosys) for the
+    first repeat of every trial (or every repeat), into ``<run>/synth/<trial>__r<k>/synth.json``.
+
+    ``keep_existing``: a record already synthesised is not redone; ``flow``: keyword options of synth_checkpoint."""
     from jsc_hw.synth import synth_checkpoint
 
-    first: dict[str, dict] = {}
+    chosen: dict[str, dict] = {}
     for rec in load_records(run_dir):
-        if rec["trial"] not in first or rec["repeat"] < first[rec["trial"]]["repeat"]:
-            first[rec["trial"]] = rec
+        key = f"{rec['trial']}__r{rec['repeat']}" if every_repeat else rec["trial"]
+        if key not in chosen or rec["repeat"] < chosen[key]["repeat"]:
+            chosen[key] = rec
     paths = []
-    for rec in tqdm(list(first.values()), desc="synth", unit="trial"):
+    for rec in tqdm(list(chosen.values()), desc="synth", unit="model"):
         out = run_dir / "synth" / f"{rec['trial']}__r{rec['repeat']}"
         paths.append(out / "synth.json")
-        if not paths[-1].exists():
-            synth_checkpoint(run_dir / rec["checkpoint"], out, vectors=vectors, timeout=timeout)
+        if not (keep_existing and paths[-1].exists()):
+            synth_checkpoint(run_dir / rec["checkpoint"], out, **flow)
     return paths
 
 
@@ -191,7 +196,7 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, workers: int | None = None, 
     """Train what is missing, then write the results table and plots.  Returns the run folder.
 
     ``address``: a running Ray cluster for ``executor="ray"`` (None: start a local Ray instance).
-    ``synth``: also synthesise one repeat of every trial (``synthesise_trials``): LUT/FF columns and plot."""
+    ``synth``: also synthesise one repeat of every trial (``synthesise_records``): LUT/FF columns and plot."""
     from jsc_hw import tables
 
     run_dir = Path(out_dir)
@@ -205,7 +210,7 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, workers: int | None = None, 
     if jobs:
         EXECUTORS[executor](jobs, run_dir, workers, address)
     if synth:
-        synthesise_trials(run_dir)
+        synthesise_records(run_dir)
     tables.write_results(spec, run_dir, load_records(run_dir))
     return run_dir
 

@@ -142,17 +142,19 @@ def _range(w: np.ndarray, b: int, ranges: list[tuple[int, int]]) -> tuple[int, i
     return int(b + np.minimum(a, c).sum()), int(b + np.maximum(a, c).sum())
 
 
-def _neuron(w: np.ndarray, b: int, ranges: list[tuple[int, int]], mult: str) -> tuple[_Body, str, int]:
-    """Body of sum_i w[i] * i_k + b over the inputs with a nonzero weight; returns (body, result, bits)."""
+def _neuron(w: np.ndarray, b: int, ranges: list[tuple[int, int]], mult: str
+            ) -> tuple[_Body, str, int, tuple[int, int]]:
+    """Body of sum_i w[i] * i_k + b over the inputs with a nonzero weight; returns (body, result, bits, range)."""
     body, names, _ = _ports(ranges)
-    bits = max(width(*_range(w, b, ranges)), max((width(*r) for r in ranges), default=1) + 1)
+    rng = _range(w, b, ranges)
+    bits = max(width(*rng), max((width(*r) for r in ranges), default=1) + 1)
     terms = [(b < 0, f"{bits}'sd{abs(b)}")] if b else []  # two's-complement sums: a wrapped partial sum is harmless
     for x, wi in zip(names, (int(v) for v in w)):
         if mult == "dsp":
             terms.append((wi < 0, f"({x} * {_lit(abs(wi), abs(wi).bit_length() + 1)})"))
         else:
             terms += [(s < 0, f"({x} <<< {k})" if k else x) for s, k in csd(wi)]
-    return body, body.adder_tree(terms or [(False, f"{bits}'sd0")], bits), bits
+    return body, body.adder_tree(terms or [(False, f"{bits}'sd0")], bits), bits, rng
 
 
 class _Top:
@@ -182,8 +184,7 @@ class _Top:
         for j in range(st.w.shape[0]):
             used = np.flatnonzero(st.w[j])
             ranges = [rng[i] for i in used]
-            body, res, bits = _neuron(st.w[j, used], int(st.b[j]), ranges, self.mult)
-            lo, hi = _range(st.w[j, used], int(st.b[j]), ranges)
+            body, res, bits, (lo, hi) = _neuron(st.w[j, used], int(st.b[j]), ranges, self.mult)
             if req is not None:
                 shift, fmt = req
                 res, bits, lo, hi = body.requant(res, lo, hi, shift, fmt), width(fmt.lo, fmt.hi), fmt.lo, fmt.hi

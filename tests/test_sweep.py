@@ -6,7 +6,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 import yaml
 
 from jsc_hw.cli import main
@@ -84,3 +83,17 @@ def test_sweep_with_synth_adds_luts_to_the_table_and_a_cost_plot(synthetic_npz, 
         assert int(rows[trial]["lut_yosys"]) == blob["figures"][0]["lut"] > 50
         assert int(rows[trial]["ff_yosys"]) == blob["figures"][0]["ff"] > 16 * 4 + 5 * 4  # + the BatchNorm tables' registers
     assert (run_dir / "plots" / "val_acc_vs_lut_yosys.png").stat().st_size > 5000
+
+
+def test_cli_synth_all_checks_every_repeat_of_a_run(synthetic_npz, tmp_path):
+    """`jsc-hw synth RUN --all --check-only`: Verilog + Verilator check of every trial x repeat, no Yosys."""
+    raw = sweep_spec_dict(synthetic_npz, epochs=1, repeats=2)
+    raw["base"]["quant"] = {"weight_bits": 4, "act_bits": 4, "input_bits": 4, "act_int_bits": 2}
+    raw["trials"] = raw["trials"][:1]
+    run_dir = run_sweep(sweep_from_dict(raw), tmp_path / "run", workers=1)
+    assert main(["synth", str(run_dir), "--tool", "yosys", "--all", "--check-only", "--vectors", "100"]) == 0
+    assert sorted(p.name for p in (run_dir / "synth").iterdir()) == ["a__r0", "a__r1"]
+    for rec in ("a__r0", "a__r1"):
+        blob = json.loads((run_dir / "synth" / rec / "synth.json").read_text())
+        assert blob["rtl_check"]["bit_exact"] and blob["rtl_check"]["vectors"] == 100 and blob["figures"] == []
+        assert blob["checkpoint"] == str(run_dir / "weights" / f"{rec}.pt")

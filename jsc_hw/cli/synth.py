@@ -16,11 +16,10 @@ import argparse
 import json
 from pathlib import Path
 
-from tqdm import tqdm
-
 from jsc_hw import synth, vendor
-from jsc_hw.figures import figures_dict
 from jsc_hw.cli.export import resolve
+from jsc_hw.figures import figures_dict
+from jsc_hw.sweep import synthesise_records
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -87,11 +86,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if project and args.checkpoint is None:
         args.checkpoint = _project_checkpoint(target)
+    flow = dict(family=args.family, dsp=args.dsp, ecp5=args.ecp5, vectors=args.vectors, timeout=args.timeout,
+                synthesise=not args.check_only, flatten=args.flatten)
     if args.all and (target / "records").is_dir():
-        for rec in tqdm(sorted((target / "records").glob("*.json")), desc="synth", unit="model"):
-            ckpt = target / json.loads(rec.read_text())["checkpoint"]
-            _print(synth.synth_checkpoint(ckpt, target / "synth" / rec.stem, args.family, args.dsp, args.ecp5,
-                                          args.vectors, args.timeout, not args.check_only, args.flatten))
+        for path in synthesise_records(target, every_repeat=True, keep_existing=False, **flow):
+            _print(path)
         return 0
     src = resolve(str(args.checkpoint or target), "val_acc_last_epoch")
     if args.out:
@@ -100,6 +99,5 @@ def run(args: argparse.Namespace) -> int:
         out = Path("runs") / "synth" / src.name
     else:
         out = target / "synth" if target.is_dir() else target.with_name(f"{target.stem}_synth")
-    _print(synth.synth_checkpoint(src.checkpoint, out, args.family, args.dsp, args.ecp5, args.vectors, args.timeout,
-                                  not args.check_only, args.flatten))
+    _print(synth.synth_checkpoint(src.checkpoint, out, **flow))
     return 0
