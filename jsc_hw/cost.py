@@ -104,3 +104,75 @@ def estimate(cfg: TrialConfig) -> Cost:
     return Cost(bops=sum(c.bops for c in layers), macs=sum(c.macs for c in layers), params=params,
                 weight_bits_total=sum(c.weights * c.weight_bits for c in layers),
                 bias_bits_total=sum(c.biases for c in layers) * b_bits)
+
+
+# ---- the same figures for a QONNX graph (a model brought from elsewhere) -------------------------------------
+@dataclass(frozen=True)
+class GraphBits:
+    weight_bits: int | None  #: widest weight quantiser
+    act_bits: int | None  #: widest activation quantiser (input excluded)
+    input_bits: int
+
+
+def _input_bits(graph, tensor: str) -> int:
+    """Bits of the format a layer's input tensor is in (through Flatten/Reshape); FLOAT_BITS when unquantised."""
+    model = graph.model
+    while True:
+        if tensor == model.graph.input[0].name:
+            return graph.input.bits
+        prod = model.find_producer(tensor)
+        if prod is None:
+            return FLOAT_BITS
+        if prod.op_type == "Quant":
+            return graph.formats[prod.name].bits
+        if prod.op_type not in ("Flatten", "Reshape", "Relu"):
+            return FLOAT_BITS
+        tensor = prod.input[0]
+
+
+def _quantised_size(model, tensor: str) -> int:
+    """Size of a constant behind a Quant node (a weight or bias); 0 for any other tensor."""
+    prod = model.find_producer(tensor)
+    value = None if prod is None or prod.op_type != "Quant" else model.get_initializer(prod.input[0])
+    return 0 if value is None else int(value.size)
+
+
+def graph_layers(graph) -> tuple[LayerCost, ...]:
+    """Every MatMul/Conv of a cleaned QONNX graph (``jsc_hw.ingest.Graph``) as a ``LayerCost``."""
+    model, out = graph.model, []
+    for n in model.graph.node:
+        if n.op_type not in ("MatMul", "Conv"):
+            continue
+        wq = model.find_producer(n.input[1])
+        w = model.get_initializer(wq.input[0])
+        if n.op_type == "MatMul":
+            fan_in, outputs = int(w.shape[0]), int(w.shape[1])
+            add = model.find_consumer(n.output[0])
+            biases = sum(_quantised_size(model, i) for i in add.input) if add and add.op_type == "Add" else 0
+        else:
+            fan_in = int(math.prod(w.shape[1:]))
+            outputs = int(math.prod(model.get_tensor_shape(n.output[0])[1:]))
+            biases = int(w.shape[0]) if len(n.input) > 2 else 0
+        out.append(LayerCost(n.name, n.op_type, fan_in, outputs, _input_bits(graph, n.input[0]),
+                             graph.formats[wq.name].bits, int(w.size), biases))
+    return tuple(out)
+
+
+def graph_estimate(graph) -> tuple[Cost, GraphBits]:
+    """BOPs, MACs, parameters (weights, biases, BatchNorm) and bit widths of a cleaned QONNX graph."""
+    layers = graph_layers(graph)
+    model = graph.model
+    weights = {model.find_producer(n.input[1]).name for n in model.graph.node if n.op_type in ("MatMul", "Conv")}
+    const = {q.name for q in model.get_nodes_by_op_type("Quant") if model.get_initializer(q.input[0]) is not None}
+    acts = [graph.formats[q.name].bits for q in model.get_nodes_by_op_type("Quant")
+            if q.name not in const and q.name != graph.input_quantiser]
+    bn = sum(int(model.get_initializer(i).size) for n in model.get_nodes_by_op_type("BatchNormalization")
+             for i in n.input[1:3])
+    bias_bits = sum(graph.formats[q.name].bits * _quantised_size(model, q.output[0])
+                    for q in model.get_nodes_by_op_type("Quant") if q.name in const - weights)
+    cost = Cost(bops=sum(c.bops for c in layers), macs=sum(c.macs for c in layers),
+                params=sum(c.weights + c.biases for c in layers) + bn,
+                weight_bits_total=sum(c.weights * c.weight_bits for c in layers), bias_bits_total=bias_bits)
+    bits = GraphBits(max((graph.formats[w].bits for w in weights), default=None), max(acts, default=None),
+                     graph.input.bits)
+    return cost, bits

@@ -6,9 +6,11 @@ and the test split is touched only by export and reports.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -35,6 +37,21 @@ class Scaler:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return ((x - np.asarray(self.mean)) / np.asarray(self.std)).astype(np.float32)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Scaler:
+        """A scaler saved as JSON (``{"mean": [...], "std": [...]}``) or NPZ (arrays ``mean``, ``std``)."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such scaler file (JSON with mean/std lists, or NPZ with mean/std)")
+        blob = json.loads(path.read_text()) if path.suffix == ".json" else dict(np.load(path))
+        try:
+            mean, std = (np.asarray(blob[k], np.float64).reshape(-1) for k in ("mean", "std"))
+        except KeyError as exc:
+            raise ValueError(f"{path}: a scaler needs 'mean' and 'std' ({exc} missing)") from exc
+        if mean.shape != std.shape or not np.all(std > 0):
+            raise ValueError(f"{path}: mean and std must have the same length and std > 0")
+        return cls(tuple(map(float, mean)), tuple(map(float, std)))
 
 
 @dataclass(frozen=True)
@@ -89,3 +106,16 @@ def load_splits(spec: DataSpec) -> Splits:
     log.debug("%s: train %d, val %d, test %d rows", splits.source, len(splits.train.y), len(splits.val.y),
               len(splits.test.y))
     return splits
+
+
+def held_out_split(spec: DataSpec, scaler: Scaler | None = None) -> tuple[Split, str]:
+    """The test split of ``spec``'s dataset standardised with ``scaler``, or with the scaler fitted on its own training
+    split when None; and a description of both (for a model trained elsewhere, e.g. a QONNX file)."""
+    jets = _jets(spec.path, spec.format)
+    splits = make_splits(jets, spec)
+    if scaler is None:
+        return splits.test, f"test split of {splits.source}, standardised with its training split's statistics"
+    if len(scaler.mean) != jets.x.shape[1]:
+        raise ValueError(f"the scaler has {len(scaler.mean)} features, the dataset {jets.x.shape[1]}")
+    test = splits.test
+    return Split(scaler(jets.x[test.rows]), test.y, test.rows), f"test split of {splits.source}, the given scaler"

@@ -3,7 +3,8 @@
 Precisions are derived, not guessed:
 * the input layer takes the first Quant node's type, so the bridge's float -> ap_fixed cast *is* the Brevitas
   input quantiser (round half to even, saturate).  hls4ml's default ``fixed<16,6,TRN,WRAP>`` truncates first
-  and re-rounds, which misses ties (the main cause of mismatches: 82-95 % rows exact without this);
+  and re-rounds, which misses ties (the main cause of mismatches: 82-95 % rows exact without this).  A graph
+  without an input quantiser takes the given input format, onto which the rows are quantised beforehand;
 * every other Quant node becomes its ap_fixed type by hls4ml itself, and accumulators are ``auto`` (minimal
   exact widths inferred with ``granularity='name'``);
 * a float BatchNormalization gets scale/bias with ``BN_FRAC_BITS`` fraction bits and a result type wide enough
@@ -25,12 +26,11 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from jsc_hw.export import QuantFormat
+from jsc_hw.fixed import FixedFormat
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def _signed_fixed(values: np.ndarray, frac: int) -> tuple[int, int]:
     return integer + frac, integer
 
 
-def _batchnorm(model, node, in_fmt: QuantFormat) -> dict[str, str]:
+def _batchnorm(model, node, in_fmt: FixedFormat) -> dict[str, str]:
     """Exact fixed-point types for a float BatchNormalization reading a quantised input."""
     gamma, beta, mean, var = (np.asarray(model.get_initializer(n), np.float64) for n in node.input[1:5])
     eps = next((a.f for a in node.attribute if a.name == "epsilon"), 1e-5)
@@ -88,7 +88,7 @@ def _batchnorm(model, node, in_fmt: QuantFormat) -> dict[str, str]:
             "result": f"fixed<{res_int + res_frac},{res_int}>"}
 
 
-def _workarounds(model, formats: dict[str, QuantFormat], layers: dict[str, dict[str, Any]]) -> None:
+def _workarounds(model, formats: dict[str, FixedFormat], layers: dict[str, dict[str, Any]]) -> None:
     """hls4ml 1.3.0 bugs, in one place.
 
     * ``FuseConsecutiveBatchNormalization`` (optimizer/passes/batchnorm_opt.py) tests the bias against
@@ -128,7 +128,7 @@ def _linkable(project_dir: Path) -> str:
     return stamp
 
 
-def config(model, formats: dict[str, QuantFormat], first: QuantFormat, spec: HlsSpec,
+def config(model, formats: dict[str, FixedFormat], first: FixedFormat, spec: HlsSpec,
            trace: tuple[str, ...] = ()) -> dict[str, Any]:
     """The hls4ml config dict, every precision derived from the QONNX graph."""
     import hls4ml
@@ -141,7 +141,8 @@ def config(model, formats: dict[str, QuantFormat], first: QuantFormat, spec: Hls
     layers[model.graph.input[0].name]["Precision"]["result"] = first.ap_type
     for node in model.graph.node:
         if node.op_type == "BatchNormalization":
-            in_fmt = formats.get(getattr(model.find_producer(node.input[0]), "name", ""))
+            graph_input = node.input[0] == model.graph.input[0].name
+            in_fmt = first if graph_input else formats.get(getattr(model.find_producer(node.input[0]), "name", ""))
             if in_fmt is None:
                 raise HlsError(f"{node.name}: a float BatchNormalization must read a quantised tensor")
             layers[node.name]["Precision"].update(_batchnorm(model, node, in_fmt))
@@ -205,16 +206,19 @@ def link(project_dir: Path):
 
 
 def predict(hm, x: np.ndarray) -> np.ndarray:
-    """C-simulation outputs, float64 (N, n_out); ``x`` is (N, *input shape in channels-last order)."""
+    """C-simulation outputs, float64 (N, n_out); ``x`` is (N, *input shape in channels-last order).
+
+    Through the bridge's double entry point: an ap_fixed output wider than 24 bits (raw logits) is exact in a
+    double, not in a float."""
     with _quiet():
-        y = hm.predict(np.ascontiguousarray(x, dtype=np.float32))
+        y = hm.predict(np.ascontiguousarray(x, dtype=np.float64))
     return np.asarray(y, dtype=np.float64).reshape(len(x), -1)
 
 
 def trace(hm, x: np.ndarray) -> dict[str, np.ndarray]:
     """Per-layer outputs of the layers compiled with Trace=True."""
     with _quiet():
-        _, traces = hm.trace(np.ascontiguousarray(x, dtype=np.float32))
+        _, traces = hm.trace(np.ascontiguousarray(x, dtype=np.float64))
     return {k: np.asarray(v, dtype=np.float64).reshape(len(x), -1) for k, v in traces.items()}
 
 

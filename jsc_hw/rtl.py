@@ -8,7 +8,8 @@ turns a twin into an ``IntNet``: a list of integer stages
                code (exact by construction);
 * ``MatVec``   Linear or Conv1d (unrolled to a matrix over the flattened ``(C, L)`` vector) with integer
                weights and bias (bias scale = input scale x weight scale);
-* ``Requant``  a quantiser: shift right with rounding **half to even** (as Brevitas/torch.round), clamp;
+* ``Requant``  a quantiser: shift right with rounding **half to even** (as Brevitas/torch.round; or floor for a
+               ``TRN`` format), clamp;
 * ``Push``/``AddSkip``  a residual connection (aligned by shifts).
 
 ``simulate`` is its numpy forward. ``jsc_hw.verilog`` writes the Verilog of an ``IntNet``, ``jsc_hw.verilator``
@@ -24,31 +25,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from jsc_hw.fixed import FixedFormat, power_of_two_exp
 from jsc_hw.layers import TwinNet, _ResidualTwin, plain
 
 MAX_TABLE_BITS = 10
 
 
-@dataclass(frozen=True)
-class Fmt:
-    bits: int
-    signed: bool
-    exp: int  #: value = int * 2**exp
-
-    @property
-    def lo(self) -> int:
-        return -(2 ** (self.bits - 1)) if self.signed else 0
-
-    @property
-    def hi(self) -> int:
-        return 2 ** (self.bits - 1) - 1 if self.signed else 2 ** self.bits - 1
-
-
 @dataclass(frozen=True, eq=False)
 class Table:
     table: np.ndarray  #: (features, 2**in.bits) output codes, column = input code - in.lo
-    in_fmt: Fmt
-    out: Fmt
+    in_fmt: FixedFormat
+    out: FixedFormat
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,7 +47,7 @@ class MatVec:
 
 @dataclass(frozen=True)
 class Requant:
-    out: Fmt
+    out: FixedFormat
 
 
 @dataclass(frozen=True)
@@ -78,11 +65,11 @@ Stage = Table | MatVec | Requant | Push | AddSkip
 
 @dataclass(frozen=True, eq=False)
 class IntNet:
-    inp: Fmt
+    inp: FixedFormat
     n_in: int
     stages: tuple[Stage, ...]
     out_exp: int  #: outputs are int * 2**out_exp
-    out_fmt: Fmt | None  #: None when the last stage is a MatVec (raw accumulator)
+    out_fmt: FixedFormat | None  #: None when the last stage is a MatVec (raw accumulator)
 
 
 def _shift_round(acc: np.ndarray, s: int) -> np.ndarray:
@@ -94,9 +81,17 @@ def _shift_round(acc: np.ndarray, s: int) -> np.ndarray:
     return fl + ((rem > half) | ((rem == half) & (fl & 1 == 1)))
 
 
-def _act_fmt(m: nn.Module) -> Fmt:
+def requantise(acc: np.ndarray, s: int, out: FixedFormat) -> np.ndarray:
+    """acc * 2**-s rounded as ``out`` rounds (half to even, or floor for TRN), clamped to its code range."""
+    v = _shift_round(acc, s) if out.rounding == "RND_CONV" or s <= 0 else acc >> s
+    if out.rounding not in ("RND_CONV", "TRN"):
+        raise ValueError(f"rtl: rounding {out.rounding} has no integer lowering (RND_CONV and TRN do)")
+    return np.clip(v, out.lo, out.hi)
+
+
+def _act_fmt(m: nn.Module) -> FixedFormat:
     scale = float(m.act_quant.scale().detach())
-    return Fmt(int(m.act_quant.bit_width()), not isinstance(m, qnn.QuantReLU), int(round(np.log2(scale))))
+    return FixedFormat(int(m.act_quant.bit_width()), not isinstance(m, qnn.QuantReLU), power_of_two_exp(scale))
 
 
 def _conv_matrix(w: np.ndarray, length: int, pad: int) -> np.ndarray:
@@ -112,9 +107,9 @@ def _conv_matrix(w: np.ndarray, length: int, pad: int) -> np.ndarray:
 
 
 class _Lowering:
-    def __init__(self, inp: Fmt, shape: tuple[int, ...]) -> None:
+    def __init__(self, inp: FixedFormat, shape: tuple[int, ...]) -> None:
         self.exp, self.shape, self.stages = inp.exp, shape, []
-        self.fmt: Fmt | None = inp
+        self.fmt: FixedFormat | None = inp
         self.pending: list[nn.Module] = []  # float layers waiting for their quantiser
 
     def module(self, m: nn.Module) -> None:
@@ -127,7 +122,7 @@ class _Lowering:
             self.exp, self.fmt = out.exp, out
         elif isinstance(m, (qnn.QuantLinear, qnn.QuantConv1d)):
             qw = m.quant_weight()
-            w, w_exp = qw.int().to(torch.int64).numpy(), int(round(np.log2(float(qw.scale.detach()))))
+            w, w_exp = qw.int().to(torch.int64).numpy(), power_of_two_exp(float(qw.scale.detach()))
             exp = self.exp + w_exp
             b_bits = int(m.bias_quant.tensor_quant.msb_clamp_bit_width_impl())  # Int16Bias: QuantSpec.bias_bits
             b = torch.clamp(torch.round(m.bias.detach() / 2.0 ** exp), -(2 ** (b_bits - 1)), 2 ** (b_bits - 1) - 1)
@@ -163,7 +158,7 @@ class _Lowering:
                              "QuantConv1d, QuantReLU, QuantIdentity, BatchNorm1d (before a quantiser), Flatten, "
                              "residual blocks")
 
-    def _table(self, out: Fmt, quantiser: nn.Module) -> None:
+    def _table(self, out: FixedFormat, quantiser: nn.Module) -> None:
         inp = self.fmt
         if inp is None or inp.bits > MAX_TABLE_BITS:
             raise ValueError("rtl: a float layer (BatchNorm) needs a quantised input of at most "
@@ -202,7 +197,7 @@ def simulate(net: IntNet, x: np.ndarray) -> np.ndarray:
         elif isinstance(st, MatVec):
             v, exp = v @ st.w.T + st.b, st.exp
         elif isinstance(st, Requant):
-            v, exp = np.clip(_shift_round(v, st.out.exp - exp), st.out.lo, st.out.hi), st.out.exp
+            v, exp = requantise(v, st.out.exp - exp, st.out), st.out.exp
         elif isinstance(st, Push):
             skips.append((v, exp))
         elif isinstance(st, AddSkip):

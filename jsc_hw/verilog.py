@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jsc_hw.rtl import AddSkip, Fmt, IntNet, MatVec, Push, Requant, Table
+from jsc_hw.fixed import FixedFormat
+from jsc_hw.rtl import AddSkip, IntNet, MatVec, Push, Requant, Table
 
 MULTS = ("csd", "dsp")
 
@@ -96,10 +97,12 @@ class _Body:
         neg, expr = terms[0]
         return self.wire(bits, f"{'-' if neg else ''}{expr}", "a")
 
-    def requant(self, x: str, lo: int, hi: int, s: int, fmt: Fmt) -> str:
-        """x * 2**-s rounded half to even (``up = rem[s-1] & (|rem[s-2:0] | floor[0])``), clamped to fmt."""
+    def requant(self, x: str, lo: int, hi: int, s: int, fmt: FixedFormat) -> str:
+        """x * 2**-s rounded half to even (``up = rem[s-1] & (|rem[s-2:0] | floor[0])``; floor for TRN), clamped."""
         wa = width(lo, hi)
-        if s > 0:
+        if s > 0 and fmt.rounding == "TRN":
+            wr, r = wa, self.wire(wa, f"{x} >>> {s}", "f")
+        elif s > 0:
             tail = f"(|{x}[{s - 2}:0]) | " if s > 1 else ""
             fl = self.wire(wa, f"{x} >>> {s}", "f")
             up = self.name("u")
@@ -178,7 +181,7 @@ class _Top:
                             f"  {name} u{out} ({'.clk(clk), ' if clocked else ''}.x({conn}), .o({out}));"]
         return out
 
-    def matvec(self, st: MatVec, v: list[str], rng: list[tuple[int, int]], req: tuple[int, Fmt] | None):
+    def matvec(self, st: MatVec, v: list[str], rng: list[tuple[int, int]], req: tuple[int, FixedFormat] | None):
         """One instance per output; ``req`` = (shift, format) of a requantiser fused into each neuron."""
         out, out_rng = [], []
         for j in range(st.w.shape[0]):
@@ -193,7 +196,7 @@ class _Top:
             out_rng.append((lo, hi))
         return out, out_rng
 
-    def requant(self, v: list[str], rng: list[tuple[int, int]], s: int, fmt: Fmt) -> list[str]:
+    def requant(self, v: list[str], rng: list[tuple[int, int]], s: int, fmt: FixedFormat) -> list[str]:
         out = []
         for x, r in zip(v, rng):
             body, (i0,), in_bits = _ports([r])

@@ -61,7 +61,7 @@ CASES = [
 def test_csim_equals_brevitas_bit_for_bit(arch, bits, io, jets_npz, tmp_path):
     net, splits = trained(arch, bits, jets_npz)
     x, y = splits.test.x[:ROWS], splits.test.y[:ROWS]
-    result = export_fpga(net.twin(), net.input_shape, x, y, tmp_path / "prj", hls.HlsSpec(io=io))
+    result = export_fpga(net.twin(), x, y, tmp_path / "prj", hls.HlsSpec(io=io), input_shape=net.input_shape)
     a = result.agreement
     assert (a.rows_checked, a.rows_bit_exact, a.max_abs_diff, a.argmax_agreement) == (ROWS, ROWS, 0.0, 1.0)
     assert a.acc_pytorch == a.acc_csim
@@ -78,16 +78,17 @@ def test_float_batchnorm_precision_is_lossless(tmp_path):
     """BN result type holds x * scale + bias with no rounding: fraction bits = input's + scale's."""
     import torch
 
-    from jsc_hw.export import clean, input_format, quant_formats, to_qonnx
+    from jsc_hw import ingest
+    from jsc_hw.export import to_qonnx
 
     net = BatchedNet("jsc_tiny", QuantSpec(), [0])
     bn = net.layers[1]
     with torch.no_grad():
         bn.weight.fill_(0.5), bn.weight[0, 3].fill_(3.0)  # largest |scale| = 3.0 (var 1, eps ~0)
         bn.bias.fill_(0.25), bn.bias[0, 5].fill_(-7.0)  # largest |bias| = 7.0 (mean 0)
-    model = clean(to_qonnx(net.twin(), net.input_shape, tmp_path / "tiny.onnx"))
-    node = next(n for n in model.graph.node if n.op_type == "BatchNormalization")
-    types = hls._batchnorm(model, node, input_format(model, quant_formats(model)))
+    graph = ingest.prepare(to_qonnx(net.twin(), net.input_shape, tmp_path / "tiny.onnx"))
+    node = next(n for n in graph.model.graph.node if n.op_type == "BatchNormalization")
+    types = hls._batchnorm(graph.model, node, graph.input)
     f = hls.BN_FRAC_BITS
     assert types["scale"] == f"fixed<{3 + f},3,RND_CONV,SAT>"  # |3.0| < 4: 2 integer bits + sign
     assert types["bias"] == f"fixed<{4 + f},4,RND_CONV,SAT>"  # |7.0| < 8: 3 integer bits + sign
@@ -107,6 +108,6 @@ def test_missing_compiler_names_the_step_and_keeps_the_project(tmp_path, monkeyp
     x = np.random.default_rng(0).normal(0, 1, (50, 16)).astype(np.float32)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no g++ on PATH
     with pytest.raises(hls.HlsError, match="needs a C\\+\\+ compiler"):
-        export_fpga(net.twin(), net.input_shape, x, None, tmp_path / "prj")
+        export_fpga(net.twin(), x, None, tmp_path / "prj", input_shape=net.input_shape)
     for name in ("model.qonnx.onnx", "firmware/myproject.cpp", "build_prj.tcl", "tb_data/tb_input_features.dat"):
         assert (tmp_path / "prj" / name).is_file(), name

@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 
 from jsc_hw import rtl, synth
+from jsc_hw.fixed import FixedFormat
 from jsc_hw.verilog import Design, write_verilog
 
 
 def small_design(tmp_path: Path, w: np.ndarray | None = None, b: np.ndarray | None = None, name: str = "rtl") -> Design:
     """4 signed 4-bit inputs -> one output per row of w, ReLU-requantised to 4 bits: seconds in Yosys."""
     w = np.array([[3, -5, 7, 0], [-1, 2, 6, -7], [4, 4, -3, 1]]) if w is None else w
-    net = rtl.IntNet(rtl.Fmt(4, True, -1), 4, (rtl.MatVec(w, np.array([5, -3, 0]) if b is None else b, -4),
-                                                rtl.Requant(rtl.Fmt(4, False, -2))), -2, rtl.Fmt(4, False, -2))
+    net = rtl.IntNet(FixedFormat(4, True, -1), 4, (rtl.MatVec(w, np.array([5, -3, 0]) if b is None else b, -4),
+                                                rtl.Requant(FixedFormat(4, False, -2))), -2, FixedFormat(4, False, -2))
     return write_verilog(net, tmp_path / name, mult="csd")
 
 

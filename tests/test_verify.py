@@ -59,10 +59,31 @@ def test_reports_carry_the_numbers(tmp_path):
     y, labels = outputs()
     bad = y.copy()
     bad[0, 0] += LSB
-    js, md = verify.write(verify.compare(y, bad, LSB, labels), tmp_path, {"model": "m", "backend": "vitis"})
+    v = verify.Verification({"qonnx": verify.compare(y, bad, LSB, labels)})
+    js, md = verify.write(v, tmp_path, {"model": "m", "backend": "vitis"})
     report = json.loads(js.read_text())
     assert report["bit_exact"] is False and report["rows_bit_exact"] == 299 and report["model"] == "m"
+    assert report["reference"] == "qonnx" and report["agreements"]["qonnx"]["rows_bit_exact"] == 299
     text = md.read_text()
-    assert "MISMATCH" in text and "299 / 300" in text and "1 LSB" in text
-    js, md = verify.write(verify.compare(y, y, LSB, labels), tmp_path, {"model": "m"})
+    assert "MISMATCH" in text and "299 / 300" in text and "1 LSB" in text and "QONNX executor" in text
+    js, md = verify.write(verify.Verification({"qonnx": verify.compare(y, y, LSB, labels)}), tmp_path, {"model": "m"})
     assert json.loads(js.read_text())["bit_exact"] is True and "BIT-EXACT" in md.read_text()
+
+
+def test_the_verdict_needs_every_reference_and_the_batchnorm_proof(tmp_path):
+    """PyTorch is the primary reference of a Brevitas module; the QONNX executor disagreeing, or a BatchNorm proof
+    that failed, makes the whole export NOT bit-exact although the primary rows all agree."""
+    y, labels = outputs()
+    bad = y.copy()
+    bad[3, 1] += LSB
+    same, off = verify.compare(y, y, LSB, labels), verify.compare(bad, y, LSB, labels)
+    v = verify.Verification({"pytorch": same, "qonnx": off})
+    assert v.primary == ("pytorch", same) and not v.bit_exact
+    proof = {"handling": "kept", "values_checked": 4096, "values_exact": 4095, "proven_exact": False,
+             "input_codes": 256}
+    failed_bn = verify.Verification({"pytorch": same, "qonnx": same}, proof)
+    assert not failed_bn.bit_exact and verify.Verification({"pytorch": same}, {**proof, "proven_exact": True}).bit_exact
+    js, md = verify.write(failed_bn, tmp_path, {})
+    blob = json.loads(js.read_text())
+    assert blob["bit_exact"] is False and blob["rows_bit_exact"] == 300 and blob["batchnorm"]["values_exact"] == 4095
+    assert "MISMATCH" in md.read_text() and "NOT exact" in md.read_text()

@@ -9,6 +9,7 @@ import pytest
 from conftest import Q4, net_with_bn_stats
 
 from jsc_hw import rtl
+from jsc_hw.fixed import FixedFormat
 from jsc_hw.config import QuantSpec
 from jsc_hw.verilog import csd, write_verilog
 
@@ -17,8 +18,8 @@ def two_layer_net() -> rtl.IntNet:
     """4 signed 4-bit inputs -> 3 neurons (rows 0 and 2 equal) -> ReLU to unsigned 4 bits -> 2 raw outputs."""
     w1 = np.array([[3, -5, 7, 0], [-1, 2, 6, -7], [3, -5, 7, 0]])
     w2 = np.array([[1, -2, 3], [-4, 5, 6]])
-    return rtl.IntNet(rtl.Fmt(4, True, -1), 4,
-                      (rtl.MatVec(w1, np.array([5, -3, 5]), -4), rtl.Requant(rtl.Fmt(4, False, -2)),
+    return rtl.IntNet(FixedFormat(4, True, -1), 4,
+                      (rtl.MatVec(w1, np.array([5, -3, 5]), -4), rtl.Requant(FixedFormat(4, False, -2)),
                        rtl.MatVec(w2, np.array([0, 7]), -6)), -6, None)
 
 

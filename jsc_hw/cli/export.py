@@ -1,7 +1,10 @@
-"""``jsc-hw export --fpga MODEL_OR_RUN``: hls4ml project + QONNX + C-simulation verification against PyTorch.
+"""``jsc-hw export --fpga MODEL_OR_RUN``: hls4ml project + QONNX + C-simulation verification, bit for bit.
 
-MODEL_OR_RUN is a checkpoint (``.pt``), a model folder (``models/<name>``, or just ``<name>``), or a sweep run
-folder (``runs/<sweep>``: its best trial by ``--metric`` is exported).
+MODEL_OR_RUN is a checkpoint (``.pt``), a model folder (``models/<name>``, or just ``<name>``), a sweep run
+folder (``runs/<sweep>``: its best trial by ``--metric`` is exported), or a QONNX file (``.onnx``: a model of one's
+own, from Brevitas, QKeras or the QONNX model zoo).  A jsc-hw model is checked against PyTorch and the QONNX executor
+on its own test split; a QONNX file against the QONNX executor on the JSC test split (16 inputs, 5 outputs; the
+embedded dataset unless ``--data``) or on seeded random rows on its input grid.
 """
 
 from __future__ import annotations
@@ -13,14 +16,18 @@ from pathlib import Path
 
 import numpy as np
 
-from jsc_hw import export, hls
+from jsc_hw import export, hls, ingest
+from jsc_hw.config import DataSpec
 from jsc_hw.cost import estimate
-from jsc_hw.data import load_splits
+from jsc_hw.data import Scaler, held_out_split, load_splits
+from jsc_hw.fixed import FixedFormat
+from jsc_hw.schema import N_CLASSES, N_FEATURES
 from jsc_hw.select import METRICS, best_trial
 from jsc_hw.train import Checkpoint, load_checkpoint
 
 log = logging.getLogger(__name__)
 MODELS = Path("models")
+RANDOM_ROWS = 2000
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,8 @@ def held_out_rows(ckpt: Checkpoint, rows: int | None) -> tuple[np.ndarray, np.nd
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("target", metavar="MODEL_OR_RUN", help="checkpoint .pt, models/<name>, or runs/<sweep>")
+    p.add_argument("target", metavar="MODEL_OR_RUN", help="checkpoint .pt, models/<name>, runs/<sweep>, or a QONNX "
+                                                          "file MODEL.onnx")
     p.add_argument("--fpga", action="store_true", required=True, help="export to an hls4ml FPGA project")
     p.add_argument("--backend", choices=sorted(hls.BACKENDS), default="vitis")
     p.add_argument("--io", choices=sorted(hls.IO_TYPES), default="parallel", help="io_parallel or io_stream")
@@ -70,7 +78,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="project folder (default hls_projects/<name>_<backend>_<io>)")
     p.add_argument("--metric", choices=sorted(METRICS), default="val_acc_last_epoch",
                    help="how the best trial of a run is chosen")
-    p.add_argument("--rows", type=int, help="verify on the first N test rows (default: the whole test split)")
+    p.add_argument("--rows", type=int, help="verify on the first N test rows (default: the whole test split; "
+                                            f"random rows of a non-JSC QONNX model: {RANDOM_ROWS})")
+    p.add_argument("--input-format", metavar="TYPE", help="QONNX file without an input quantiser: the input type, e.g. "
+                                                          "'fixed<16,6>' (default, hls4ml's) or 'fixed<12,4,RND_CONV,SAT>'")
+    p.add_argument("--data", metavar="PATH", help="QONNX file: the JSC dataset to check it on (default: the embedded "
+                                                  "one; its test split)")
+    p.add_argument("--scaler", type=Path, metavar="FILE", help="QONNX file: the standardisation the model was trained "
+                                                               "with (JSON/NPZ with mean and std; default: fitted on "
+                                                               "the dataset's training split)")
     p.add_argument("--requantise", action="store_true",
                    help="a float model (quant.enabled=false): quantise its weights post-training to its config's "
                         "fixed-point bit widths and export that (both accuracies are reported)")
@@ -85,17 +101,54 @@ def run(args: argparse.Namespace) -> int:
     """Exit status: 0 bit-exact, 1 an export step failed (named; files so far kept), 2 user error, 3 mismatch."""
     try:
         if args.reverify:
-            agreement = export.reverify(Path(args.target))
+            result = export.reverify(Path(args.target))
             print((Path(args.target) / "VERIFICATION.md").read_text())
-            return 0 if agreement.bit_exact else 3
+            return 0 if result.bit_exact else 3
         return _export(args)
     except (export.ExportError, hls.HlsError) as exc:
         print(f"export failed: {exc}\nfiles written so far are kept in {args.out or args.target}")
         return 1
 
 
+def qonnx_rows(graph: ingest.Graph, data: str | None, scaler: Path | None, rows: int | None
+               ) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Rows to check a QONNX model on: the JSC test split when it is a JSC model (16 features -> 5 classes) or
+    ``data`` is given, else seeded random rows on its input grid."""
+    jsc = int(np.prod(graph.input_shape)) == N_FEATURES and graph.n_out == N_CLASSES
+    if data is None and scaler is None and not jsc:
+        n = RANDOM_ROWS if rows is None else rows
+        return ingest.random_rows(graph, n), None, f"{n} seeded N(0,1) rows on the input grid {graph.input.ap_type}"
+    if not jsc:
+        raise ValueError(f"--data/--scaler: the model takes {graph.input_shape} and gives {graph.n_out} outputs, not "
+                         f"the {N_FEATURES} JSC features and {N_CLASSES} classes; leave them out to check it on "
+                         "random rows")
+    split, source = held_out_split(DataSpec(path=data), Scaler.load(scaler) if scaler else None)
+    n = len(split.y) if rows is None else min(rows, len(split.y))
+    return split.x[:n], split.y[:n], source
+
+
+def _export_qonnx(args: argparse.Namespace, spec: hls.HlsSpec) -> int:
+    path = Path(args.target)
+    fmt = FixedFormat.parse(args.input_format) if args.input_format else None
+    graph = ingest.prepare(path, fmt)  # refusals come before anything is written
+    x, y, source = qonnx_rows(graph, args.data, args.scaler, args.rows)
+    out = args.out = args.out or Path("hls_projects") / f"{path.stem}_{args.backend}_{args.io}"
+    print(f"exporting QONNX file {path} ({graph.input_note}: {graph.input.ap_type})\n  -> {out} ({len(x)} rows: "
+          f"{source})")
+    context = {"model": path.stem, "source": f"QONNX file {path}", "data": source, "arch": "qonnx"}
+    result = export.export_fpga(path, x, y, out, spec, input_format=fmt, context=context)
+    print((out / "VERIFICATION.md").read_text())
+    print(f"project: {out}  (README.md: how to run C-synthesis and Vivado synthesis)")
+    return 0 if result.bit_exact else 3
+
+
 def _export(args: argparse.Namespace) -> int:
     spec = hls.HlsSpec(args.backend, args.io, args.part, args.clock_ns, args.strategy, args.reuse)
+    if Path(args.target).suffix == ".onnx":
+        return _export_qonnx(args, spec)
+    if args.input_format or args.data or args.scaler:
+        raise ValueError("--input-format, --data and --scaler apply to QONNX files; a jsc-hw model is checked on its "
+                         "own dataset with its own scaler")
     src = resolve(args.target, args.metric)
     ckpt = load_checkpoint(src.checkpoint)
     cfg, net = ckpt.config, ckpt.net
@@ -116,7 +169,7 @@ def _export(args: argparse.Namespace) -> int:
                    params=cost.params, bops=cost.bops)
     out = args.out = args.out or Path("hls_projects") / f"{src.name}_{args.backend}_{args.io}"
     print(f"exporting {src.note}\n  -> {out} ({len(y)} test rows from {source})")
-    result = export.export_fpga(net.twin(), net.input_shape, x, y, out, spec, context)
+    result = export.export_fpga(net.twin(), x, y, out, spec, input_shape=net.input_shape, context=context)
     print((out / "VERIFICATION.md").read_text())
     print(f"project: {out}  (README.md: how to run C-synthesis and Vivado synthesis)")
     if args.save_model:
@@ -126,4 +179,4 @@ def _export(args: argparse.Namespace) -> int:
                 **({"requantised": context["requantised"]} if "requantised" in context else {})}
         dest = export.save_model(args.save_model, cfg, net, ckpt.scaler, ckpt.metrics, result, card)
         print(f"model folder: {dest}")
-    return 0 if result.agreement.bit_exact else 3
+    return 0 if result.bit_exact else 3
