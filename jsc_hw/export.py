@@ -130,7 +130,7 @@ def _source(model: Any, x: np.ndarray, input_shape: tuple[int, ...] | None, out_
         return to_qonnx(model, shape, out_dir / "model.brevitas.onnx"), model, "Brevitas module"
     src = ingest.read(model)
     src.save(str(out_dir / "model.input.onnx"))
-    return src, None, f"QONNX file {model}" if isinstance(model, str | Path) else "QONNX ModelWrapper"
+    return src, None, f"QONNX file {Path(model).name}" if isinstance(model, str | Path) else "QONNX ModelWrapper"
 
 
 def export_fpga(model: Any, x: np.ndarray, y: np.ndarray | None = None,
@@ -149,9 +149,7 @@ def export_fpga(model: Any, x: np.ndarray, y: np.ndarray | None = None,
     x = np.asarray(x, np.float32)
     src, module, origin = _source(model, x, input_shape, out_dir)
     graph = ingest.prepare(src, input_format)
-    rows = x.reshape(len(x), *graph.input_shape)
-    if graph.input_quantiser is None:
-        rows = graph.input.quantise(rows).astype(np.float32)
+    rows = ingest.as_input(graph, x)
     hls_model = ingest.for_hls(graph)
     qonnx_path = out_dir / "model.qonnx.onnx"
     hls_model.save(str(qonnx_path))

@@ -252,7 +252,8 @@ def _input_format(model, formats: dict[str, FixedFormat], override: FixedFormat 
         return fmt, quantisers[0].name, f"the graph's input quantiser {quantisers[0].name}"
     if override is not None:
         return override, None, "no input quantiser in the graph: --input-format"
-    return DEFAULT_INPUT, None, "no input quantiser in the graph: hls4ml's default ap_fixed<16,6> (--input-format)"
+    return DEFAULT_INPUT, None, ("no input quantiser in the graph: hls4ml's default ap_fixed<16,6> (set another "
+                                 "with --input-format)")
 
 
 def prepare(src: Any, input_format: FixedFormat | None = None) -> Graph:
@@ -263,13 +264,20 @@ def prepare(src: Any, input_format: FixedFormat | None = None) -> Graph:
         from qonnx.util.cleanup import cleanup_model
 
         model = _value_info_for_constants(cleanup_model(model))
-        log.info("final %s removed: verifying the logits before it (argmax unchanged)", softmax)
+        log.debug("final %s removed: verifying the logits before it (argmax unchanged)", softmax)
     formats = quant_formats(model)
     check_ops(model, model.graph.input[0].name)
     fmt, quantiser, note = _input_format(model, formats, input_format)
     shape = tuple(int(d) for d in model.get_tensor_shape(model.graph.input[0].name)[1:])
     n_out = int(np.prod(model.get_tensor_shape(model.graph.output[0].name)[1:]))
     return Graph(model, formats, fmt, quantiser, shape, n_out, softmax, note)
+
+
+def as_input(graph: Graph, x: np.ndarray) -> np.ndarray:
+    """Rows (N, ...) in the graph's input shape, float32; on the input format's grid when the graph has no input
+    quantiser (the hardware input is that format: the reference and the C-simulation both see these values)."""
+    x = np.asarray(x, np.float32).reshape(len(x), *graph.input_shape)
+    return graph.input.quantise(x).astype(np.float32) if graph.input_quantiser is None else x
 
 
 def random_rows(graph: Graph, n: int, seed: int = 0) -> np.ndarray:

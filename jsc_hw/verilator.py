@@ -1,8 +1,9 @@
-"""Verilator check of the generated RTL: the Verilog simulated on real inputs, compared with the PyTorch twin.
+"""Verilator check of the generated RTL: the Verilog simulated on real inputs, compared with a reference.
 
 ``build_simulator`` compiles the design with a clocked C++ harness, ``verilate`` streams integer input codes
-through it, ``check`` compares every output code with the Brevitas twin and with the numpy integer model
-(``jsc_hw.rtl.simulate``), so a mismatch can be traced to the lowering or to the Verilog.
+through it, ``check_codes`` compares every output code with the reference (the PyTorch twin: ``check``; the QONNX
+executor: ``jsc_hw.qonnx_rtl.reference``) and the numpy integer model (``jsc_hw.rtl.simulate``) with the same
+reference, so a mismatch can be traced to the lowering or to the Verilog.
 """
 
 from __future__ import annotations
@@ -108,13 +109,13 @@ def verilate(design: Design, x: np.ndarray, timeout: float = 1800) -> np.ndarray
 
 @dataclass(frozen=True)
 class Check:
-    """RTL (Verilator) against the PyTorch twin on the same inputs, compared as integer output codes."""
+    """RTL (Verilator) against the reference (PyTorch twin or QONNX executor) on the same inputs, as output codes."""
 
     vectors: int
-    mismatched_values: int  #: RTL output codes differing from the twin's
+    mismatched_values: int  #: RTL output codes differing from the reference's
     mismatched_vectors: int
     max_abs_lsb: int  #: largest difference, in output LSBs
-    reference_mismatches: int  #: numpy integer model vs twin (0 = the lowering is exact)
+    reference_mismatches: int  #: numpy integer model vs the reference (0 = the lowering is exact)
     bit_exact: bool
     argmax_agreement: float
     simulator: str  #: Verilator version
@@ -124,9 +125,17 @@ class Check:
 
 def check(twin: TwinNet, input_shape: tuple[int, ...], x: torch.Tensor, design: Design, net: IntNet,
           timeout: float = 1800) -> Check:
+    """The RTL against a PyTorch twin on standardised features ``x``."""
     xi = input_codes(twin, x.reshape(len(x), *input_shape))
     with torch.no_grad():
         ref = (twin(x.reshape(len(x), *input_shape)).reshape(len(x), -1) / 2.0 ** net.out_exp).numpy()
+    return check_codes(design, net, xi, ref, timeout)
+
+
+def check_codes(design: Design, net: IntNet, xi: np.ndarray, ref: np.ndarray, timeout: float = 1800) -> Check:
+    """The RTL on input codes ``xi`` (N, n_in) against reference outputs ``ref`` in output LSBs (N, n_out; a value off
+    the integer grid counts as a mismatch), and the numpy integer model against the same reference."""
+    ref = np.asarray(ref, np.float64).reshape(len(xi), -1)
     ref_i = np.round(ref).astype(np.int64)
     t0 = time.time()
     if not (design.folder / "sim" / "obj" / "sim").exists():
@@ -134,11 +143,11 @@ def check(twin: TwinNet, input_shape: tuple[int, ...], x: torch.Tensor, design: 
     t1 = time.time()
     y = verilate(design, xi, timeout)
     t2 = time.time()
-    diff = np.abs(y - ref_i) + (np.abs(ref - ref_i) > 0)  # a non-integer twin output is a mismatch too
-    res = Check(len(x), int((diff > 0).sum()), int((diff > 0).any(1).sum()), int(diff.max(initial=0)),
+    diff = np.abs(y - ref_i) + (np.abs(ref - ref_i) > 0)  # a non-integer reference output is a mismatch too
+    res = Check(len(xi), int((diff > 0).sum()), int((diff > 0).any(1).sum()), int(diff.max(initial=0)),
                 int((simulate(net, xi) != ref_i).sum()), bool((diff == 0).all()),
                 float((y.argmax(1) == ref.argmax(1)).mean()), verilator_version(), round(t1 - t0, 2),
                 round(t2 - t1, 2))
-    log.info("RTL vs PyTorch on %d vectors: %d mismatched values (%s)", res.vectors, res.mismatched_values,
+    log.info("RTL vs the reference on %d vectors: %d mismatched values (%s)", res.vectors, res.mismatched_values,
              "bit-exact" if res.bit_exact else "NOT bit-exact")
     return res

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 import torch
 from torch import nn
@@ -143,3 +144,116 @@ def test_shipped_model_exports_bit_exact_from_a_fresh_checkout(tmp_path, monkeyp
     report = json.loads((tmp_path / "p" / "verification.json").read_text())
     assert report["rows_bit_exact"] == report["rows_checked"] == card["rows_checked"]
     assert report["acc_csim"] == card["acc_pytorch"]
+
+
+# ---- bring your own model: QONNX files in the layouts users bring, and Brevitas modules -----------------------
+def _flip_largest_weight(prj: Path) -> None:
+    weights = max((prj / "firmware" / "weights").glob("w*.txt"), key=lambda p: p.stat().st_size)
+    w = np.array(weights.read_text().split(","), dtype=float)
+    w[np.argmax(np.abs(w))] *= -1  # one weight, sign flipped
+    weights.write_text(", ".join(f"{v:.8f}" for v in w))
+
+
+def _qkeras_file(path: Path, widths: tuple[int, ...], bits: int, seed: int = 0) -> Path:
+    from qonnx_graphs import qkeras_mlp, quantized_bits, quantized_relu, random_layers
+
+    onnx.save(qkeras_mlp(random_layers(widths, seed), kernel=quantized_bits(bits, 0), bias=quantized_bits(bits, 0),
+                         act=quantized_relu(bits, 0)), str(path))
+    return path
+
+
+@pytest.mark.parametrize("bits", [6, pytest.param(4, marks=pytest.mark.slow)])
+def test_cli_exports_a_qkeras_style_qonnx_file_bit_exact_and_catches_a_perturbed_weight(bits, tmp_path, capsys):
+    """MatMul + Add + Relu with Quant nodes on kernels, biases and activations, no input quantiser, a final Softmax:
+    checked on the embedded JSC test split against the QONNX executor, logits before the softmax, every bit."""
+    model = _qkeras_file(tmp_path / f"qk{bits}.onnx", (16, 24, 12, 5), bits)
+    out = tmp_path / "prj"
+    assert main(["export", "--fpga", str(model), "--rows", "1500", "--out", str(out)]) == 0
+    ver = json.loads((out / "verification.json").read_text())
+    assert ver["bit_exact"] and ver["reference"] == "qonnx" and list(ver["agreements"]) == ["qonnx"]
+    assert (ver["rows_checked"], ver["rows_bit_exact"], ver["max_diff_lsb"], ver["argmax_agreement"]) == (1500, 1500, 0,
+                                                                                                         1.0)
+    assert ver["acc_pytorch"] == ver["acc_csim"] is not None and "embedded" in ver["data"]
+    assert ver["input_type"] == "fixed<16,6,TRN,WRAP>" and "no input quantiser" in ver["input_source"]
+    assert ver["softmax_removed"] == "Softmax_0" and "verified are the logits before it" in ver["notes"][0]
+    assert (ver["weight_bits"], ver["act_bits"], ver["input_bits"], ver["params"]) == (bits, bits, 16, 16 * 24 + 24 * 12
+                                                                                      + 12 * 5 + 24 + 12 + 5)
+    assert (out / "model.input.onnx").is_file() and (out / "testset_qonnx_outputs.npy").is_file()
+    assert "verified are the logits before it" in (out / "VERIFICATION.md").read_text()
+    assert "BIT-EXACT" in capsys.readouterr().out
+    if bits == 6:  # the same project through the open-source flow (QONNX graph -> RTL -> Verilator) and the report
+        assert main(["synth", str(out), "--tool", "yosys", "--check-only", "--vectors", "400"]) == 0
+        blob = json.loads((out / "synth" / "synth.json").read_text())
+        assert blob["rtl_check"]["bit_exact"] and blob["rtl_check"]["vectors"] == 400 and blob["figures"] == []
+        assert "QONNX executor" in blob["rtl_check"]["inputs"] and blob["model"]["origin"] == f"QONNX file qk{bits}.onnx"
+        assert "RTL vs the QONNX executor" in capsys.readouterr().out
+        rows = report.table(report.collect([out]))
+        assert {r["origin"] for r in rows} == {f"QONNX file qk{bits}.onnx"}
+        assert {r["bits w/a/in"] for r in rows} == {"6/6/16"} and {r["acc C-sim"] for r in rows} == {ver["acc_csim"]}
+    prj = tmp_path / "perturbed"
+    shutil.copytree(out, prj)
+    _flip_largest_weight(prj)
+    assert main(["export", "--fpga", str(prj), "--reverify"]) == 3
+    ver = json.loads((prj / "verification.json").read_text())
+    assert ver["bit_exact"] is False and 0 < ver["rows_bit_exact"] < 1500 and ver["max_diff_lsb"] >= 1
+
+
+def test_cli_refuses_in_one_line_and_writes_nothing(tmp_path, caplog):
+    from qonnx_graphs import Q, qkeras_mlp, random_layers
+
+    bad = tmp_path / "float_scale.onnx"
+    onnx.save(qkeras_mlp(random_layers((16, 8, 5)), kernel=Q(0.04, 6, 1, "HALF_EVEN")), str(bad))
+    assert main(["export", "--fpga", str(bad), "--out", str(tmp_path / "prj")]) == 2
+    (msg,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert "\n" not in msg and "is not a power of two" in msg and "Use power-of-two scales" in msg
+    assert not (tmp_path / "prj").exists()
+    assert main(["export", "--fpga", str(_qkeras_file(tmp_path / "ok.onnx", (16, 8, 5), 6)),
+                 "--input-format", "fixed<16,6"]) == 2  # a malformed type is a user error too
+    assert "is not a fixed-point type" in caplog.records[-1].getMessage()
+
+
+def _brevitas_mlp(bits: int = 6, conv: bool = False) -> nn.Module:
+    """A Brevitas model as a user's own training code builds it (not jsc-hw's layer table): power-of-two quantisers
+    (the jsc_hw.quant recipes), a QuantIdentity input, optionally a Conv1d front end."""
+    import brevitas.nn as qnn
+
+    from jsc_hw import quant
+
+    w, b = quant.brevitas_weight_quant(bits), quant.brevitas_bias_quant(16)
+    act = quant.brevitas_act_quant(bits, 2, signed=False)
+    layers: list[nn.Module] = [qnn.QuantIdentity(**quant.brevitas_act_quant(8, 3, signed=True),
+                                                 return_quant_tensor=True)]
+    if conv:
+        layers += [qnn.QuantConv1d(1, 4, 3, padding=1, **w, **b, return_quant_tensor=True),
+                   qnn.QuantReLU(**act, return_quant_tensor=True), nn.Flatten()]
+        n = 4 * 16
+    else:
+        n = 16
+    layers += [qnn.QuantLinear(n, 20, **w, **b, return_quant_tensor=True), qnn.QuantReLU(**act, return_quant_tensor=True),
+               qnn.QuantLinear(20, 5, **w, **b)]
+    torch.manual_seed(0)
+    model = nn.Sequential(*layers)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (qnn.QuantLinear, qnn.QuantConv1d)):
+                m.weight.normal_(0, 0.6), m.bias.normal_(0, 0.3)
+    return model.eval()
+
+
+@pytest.mark.parametrize("conv", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["mlp", "conv1d"])
+def test_python_api_exports_a_brevitas_module_bit_exact_against_pytorch_and_qonnx(conv, tmp_path):
+    import jsc_hw
+
+    model = _brevitas_mlp(conv=conv)
+    x = np.random.default_rng(2).normal(0, 1.5, (800, 1, 16) if conv else (800, 16)).astype(np.float32)
+    result = jsc_hw.export_fpga(model, x, out_dir=tmp_path / "prj")
+    v = result.verification
+    assert result.bit_exact and set(v.agreements) == {"pytorch", "qonnx"}
+    for a in v.agreements.values():
+        assert (a.rows_checked, a.rows_bit_exact, a.max_abs_diff) == (800, 800, 0.0)
+    assert len(np.unique(np.load(tmp_path / "prj" / "testset_pytorch_outputs.npy"))) > 20  # not a saturated model
+    ver = json.loads((tmp_path / "prj" / "verification.json").read_text())
+    assert ver["origin"] == "Brevitas module" and ver["reference"] == "pytorch" and ver["input_type"].startswith(
+        "fixed<8,3,RND_CONV")
+    if conv:
+        assert "Conv1D" in json.dumps(ver["layer_types"]) or "conv" in json.dumps(ver["layer_types"]).lower()

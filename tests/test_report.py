@@ -95,3 +95,17 @@ def test_cli_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "1,933" in capsys.readouterr().out
     assert {p.name for p in (tmp_path / "out").iterdir()} == {"report.md", "report.csv", "report.html", "pareto.png"}
     assert main(["report", str(tmp_path / "nope")]) == 2  # a clear one-line error, no traceback
+
+
+def test_models_brought_as_qonnx_are_marked_with_their_origin(tmp_path: Path) -> None:
+    own = {"model": {"name": "qk", "arch": "qonnx", "weight_bits": 6, "act_bits": 6, "input_bits": 16, "params": 100,
+                     "bops": 9000, "acc_pytorch": 0.6, "acc_csim": 0.6, "acc_source": "test", "rtl_bit_exact": True,
+                     "origin": "QONNX file qk.onnx"}, "figures": [figures_dict(rows()[2].figures)]}
+    (tmp_path / "qk").mkdir()
+    (tmp_path / "qk" / "synth.json").write_text(json.dumps(own))
+    got = report.collect([tmp_path / "qk" / "synth.json"]) + rows()
+    table = report.table(got)
+    assert [r["origin"] for r in table] == ["QONNX file qk.onnx", "jsc-hw", "jsc-hw", "jsc-hw"]
+    assert report._label(got[0].model) == "qk [QONNX file qk.onnx]" and report._label(got[1].model) == "a"
+    out = report.write(got, tmp_path / "out")
+    assert "| QONNX file qk.onnx |" in out["md"].read_text()

@@ -78,3 +78,26 @@ def test_cli_synth_end_to_end(tmp_path: Path, synthetic_npz: Path, capsys: pytes
     assert blob["rtl_check"]["bit_exact"] and blob["rtl_check"]["vectors"] == 300
     assert blob["model"]["bops"] == 2240 and blob["figures"][0]["stage"] == "logic-synthesis"
     assert "bit-exact" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_cli_synth_of_a_qonnx_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A QKeras-style QONNX file with an input quantiser (not a JSC model: checked on random rows on its input grid):
+    Verilog checked against the QONNX executor in Verilator, then Yosys."""
+    import json
+
+    import onnx
+    from qonnx_graphs import qkeras_mlp, quantized_bits, quantized_relu, random_layers
+
+    from jsc_hw.cli import main
+
+    path = tmp_path / "tiny.onnx"
+    onnx.save(qkeras_mlp(random_layers((4, 3, 2)), kernel=quantized_bits(4, 0), bias=quantized_bits(4, 0),
+                         act=quantized_relu(4, 0), input_quantizer=quantized_bits(4, 1)), str(path))
+    assert main(["synth", str(path), "--tool", "yosys", "--vectors", "300", "--out", str(tmp_path / "s")]) == 0
+    blob = json.loads((tmp_path / "s" / "synth.json").read_text())
+    assert blob["rtl_check"]["bit_exact"] and blob["rtl_check"]["vectors"] == 300 and "seeded" in blob["rtl_check"]["inputs"]
+    assert blob["model"]["origin"] == "QONNX file tiny.onnx" and blob["input_type"] == "fixed<4,2,RND_CONV,SAT>"
+    f = blob["figures"][0]
+    assert f["stage"] == "logic-synthesis" and f["ff"] == 4 * 4 + 3 * 4 + 2 * 8 and f["lut"] > 10
+    assert "RTL vs the QONNX executor" in capsys.readouterr().out

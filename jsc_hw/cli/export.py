@@ -135,7 +135,8 @@ def _export_qonnx(args: argparse.Namespace, spec: hls.HlsSpec) -> int:
     out = args.out = args.out or Path("hls_projects") / f"{path.stem}_{args.backend}_{args.io}"
     print(f"exporting QONNX file {path} ({graph.input_note}: {graph.input.ap_type})\n  -> {out} ({len(x)} rows: "
           f"{source})")
-    context = {"model": path.stem, "source": f"QONNX file {path}", "data": source, "arch": "qonnx"}
+    context = {"model": path.stem, "source": f"QONNX file {path}", "data": source, "arch": "qonnx",
+               "origin": f"QONNX file {path.name}"}
     result = export.export_fpga(path, x, y, out, spec, input_format=fmt, context=context)
     print((out / "VERIFICATION.md").read_text())
     print(f"project: {out}  (README.md: how to run C-synthesis and Vivado synthesis)")
@@ -154,7 +155,7 @@ def _export(args: argparse.Namespace) -> int:
     cfg, net = ckpt.config, ckpt.net
     x, y, source = held_out_rows(ckpt, args.rows)
     context = {"model": src.name, "source": src.note, "checkpoint": str(src.checkpoint), "data": source,
-               "arch": cfg.model.arch}
+               "arch": cfg.model.arch, "origin": "jsc-hw"}
     if not cfg.quant.enabled:
         if not args.requantise:
             raise ValueError(f"{src.checkpoint}: a float model (quant.enabled=false) cannot be reproduced bit for bit "

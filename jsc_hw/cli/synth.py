@@ -1,7 +1,8 @@
 """``jsc-hw synth TARGET``: hardware figures of one model, each with its tool, version, part and stage.
 
 TARGET is an hls4ml project folder (``hls_projects/<name>``, written by ``jsc-hw export``), a checkpoint
-(``.pt``), a model folder (``models/<name>``) or a sweep run (its best trial).  ``--tool``:
+(``.pt``), a model folder (``models/<name>``), a sweep run (its best trial) or a QONNX file (``.onnx``, a model of
+one's own; a project exported from one is checked on its own rows against the QONNX executor).  ``--tool``:
 
 * ``vitis`` / ``vivado``: C-synthesis (+ Vivado logic synthesis with ``--vsynth``) through the project's own
   ``build_prj.tcl``, then its reports are parsed;
@@ -16,14 +17,16 @@ import argparse
 import json
 from pathlib import Path
 
-from jsc_hw import synth, vendor
-from jsc_hw.cli.export import resolve
+from jsc_hw import ingest, synth, vendor
+from jsc_hw.cli.export import qonnx_rows, resolve
 from jsc_hw.figures import figures_dict
+from jsc_hw.fixed import FixedFormat
 from jsc_hw.sweep import synthesise_records
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("target", help="hls4ml project folder, checkpoint .pt, models/<name>, or runs/<sweep>")
+    p.add_argument("target", help="hls4ml project folder, checkpoint .pt, models/<name>, runs/<sweep>, or a QONNX "
+                                  "file MODEL.onnx")
     p.add_argument("--tool", choices=["auto", "vitis", "vivado", "yosys"], default="auto")
     p.add_argument("--checkpoint", type=Path, help="the model of a project folder, for --tool yosys (default: the "
                                                     "checkpoint its verification.json names)")
@@ -40,6 +43,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--check-only", action="store_true", help="open-source flow: Verilog + Verilator check, no Yosys")
     p.add_argument("--vectors", type=int, default=2000, help="test rows for the Verilator check (0: skip)")
     p.add_argument("--timeout", type=float, default=7200, help="seconds allowed per tool run")
+    p.add_argument("--input-format", metavar="TYPE", help="QONNX file without an input quantiser: its input type "
+                                                          "(default fixed<16,6>, as for jsc-hw export)")
+    p.add_argument("--data", metavar="PATH", help="QONNX file: the JSC dataset to check the RTL on (default: embedded)")
+    p.add_argument("--scaler", type=Path, metavar="FILE", help="QONNX file: its standardisation (JSON/NPZ mean, std)")
     p.add_argument("--all", action="store_true", help="sweep run: every trial x repeat (into <run>/synth/<record>), "
                                                      "not only the best; `jsc-hw report <run>` then plots them")
 
@@ -48,7 +55,8 @@ def _print(path: Path) -> None:
     blob = json.loads(path.read_text())
     chk = blob.get("rtl_check")
     if chk:
-        print(f"RTL vs PyTorch ({chk['simulator']}): {chk['vectors']} vectors, {chk['mismatched_values']} "
+        ref = "the QONNX executor" if "qonnx" in blob else "PyTorch"
+        print(f"RTL vs {ref} ({chk['simulator']}): {chk['vectors']} vectors, {chk['mismatched_values']} "
               f"mismatched values -> {'bit-exact' if chk['bit_exact'] else 'NOT bit-exact'}")
     for f in blob["figures"]:
         print(f"{f['tool']} {f['version']} | {f['part']} | {f['stage']}: LUT {f['lut']}, FF {f['ff']}, "
@@ -57,10 +65,13 @@ def _print(path: Path) -> None:
     print(f"wrote {path}")
 
 
-def _project_checkpoint(project: Path) -> Path:
-    """The checkpoint an hls4ml project was exported from (``checkpoint`` in its verification.json)."""
-    ver = project / "verification.json"
-    ckpt = json.loads(ver.read_text()).get("checkpoint") if ver.exists() else None
+def _project_checkpoint(project: Path) -> Path | None:
+    """The checkpoint an hls4ml project was exported from (``checkpoint`` in its verification.json); None for a
+    project of a QONNX file or a Brevitas module of one's own (its QONNX graph is synthesised instead)."""
+    ver = json.loads((project / "verification.json").read_text()) if (project / "verification.json").exists() else {}
+    if "checkpoint" not in ver and ver.get("origin") is not None:
+        return None
+    ckpt = ver.get("checkpoint")
     if ckpt is None or not Path(ckpt).exists():
         raise FileNotFoundError(f"{project} is an hls4ml project whose model is not found ({ckpt or 'not recorded'}): "
                                 "pass it with --checkpoint (a .pt or models/<name>) for the open-source flow")
@@ -84,10 +95,20 @@ def run(args: argparse.Namespace) -> int:
                                    indent=2) + "\n")
         _print(path)
         return 0
+    flow = dict(family=args.family, dsp=args.dsp, ecp5=args.ecp5, timeout=args.timeout,
+                synthesise=not args.check_only, flatten=args.flatten)
+    if target.suffix == ".onnx":
+        fmt = FixedFormat.parse(args.input_format) if args.input_format else None
+        graph = ingest.prepare(target, fmt)
+        x, y, src = qonnx_rows(graph, args.data, args.scaler, args.vectors) if args.vectors else (None, None, "")
+        _print(synth.synth_qonnx(target, args.out or Path("runs") / "synth" / target.stem, x, y, src, fmt, **flow))
+        return 0
     if project and args.checkpoint is None:
         args.checkpoint = _project_checkpoint(target)
-    flow = dict(family=args.family, dsp=args.dsp, ecp5=args.ecp5, vectors=args.vectors, timeout=args.timeout,
-                synthesise=not args.check_only, flatten=args.flatten)
+        if args.checkpoint is None:
+            _print(synth.synth_project(target, args.out or target / "synth", args.vectors, **flow))
+            return 0
+    flow["vectors"] = args.vectors
     if args.all and (target / "records").is_dir():
         for path in synthesise_records(target, every_repeat=True, keep_existing=False, **flow):
             _print(path)
