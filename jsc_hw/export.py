@@ -234,7 +234,8 @@ def project_readme(name: str, spec: hls.HlsSpec, v: Verification) -> str:
             "`csim`/`cosim` 1 (Vitis) or `csim=1 cosim=1` (Vivado HLS).\n")
 
 
-_RESULT_KEYS = {*Agreement.__dataclass_fields__, "bit_exact", "reference", "agreements", "batchnorm", "notes"}
+_RESULT_KEYS = {*Agreement.__dataclass_fields__, "bit_exact", "reference", "agreements", "batchnorm", "notes",
+                "tie_rule"}
 
 
 def reverify(project_dir: Path) -> Verification:

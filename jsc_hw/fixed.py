@@ -71,9 +71,10 @@ class FixedFormat:
 
     @classmethod
     def parse(cls, text: str) -> FixedFormat:
-        """``fixed<16,6>``, ``ap_ufixed<8,3,RND_CONV,SAT>``...: ap_fixed defaults (TRN, WRAP) where not given."""
-        m = re.fullmatch(r"\s*(?:ap_)?(u?)fixed<\s*(\d+)\s*,\s*(-?\d+)\s*(?:,\s*(\w+)\s*)?(?:,\s*(\w+)\s*)?>\s*",
-                         text)
+        """``fixed<16,6>``, ``ap_ufixed<8,3,RND_CONV,SAT>``, hls4ml's ``fixed<18,9,TRN,WRAP,0>``...: ap_fixed defaults
+        (TRN, WRAP) where not given."""
+        m = re.fullmatch(r"\s*(?:ap_)?(u?)fixed<\s*(\d+)\s*,\s*(-?\d+)\s*(?:,\s*(\w+)\s*)?(?:,\s*(\w+)\s*)?"
+                         r"(?:,\s*0\s*)?>\s*", text)  # hls4ml writes a trailing saturation-bits field, 0
         if m is None:
             raise ValueError(f"{text!r} is not a fixed-point type: write it as fixed<W,I> or ufixed<W,I>, optionally "
                              "with a rounding (TRN, RND, RND_CONV) and an overflow mode (WRAP, SAT, SAT_SYM), e.g. "

@@ -58,8 +58,9 @@ class HlsSpec:
         for key, table in (("backend", BACKENDS), ("io", IO_TYPES), ("strategy", STRATEGIES)):
             if getattr(self, key) not in table:
                 raise ValueError(f"--{key} {getattr(self, key)!r}: choose one of {sorted(table)}")
-        if self.reuse < 1 or self.clock_ns <= 0:
-            raise ValueError("--reuse must be >= 1 and --clock-ns > 0")
+        if not (isinstance(self.reuse, int) and self.reuse >= 1 and math.isfinite(self.clock_ns) and self.clock_ns > 0):
+            raise ValueError(f"--reuse {self.reuse} / --clock-ns {self.clock_ns}: the reuse factor must be an integer "
+                             ">= 1 and the clock period a finite number of ns > 0")
 
 
 def _quiet():

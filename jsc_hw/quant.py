@@ -17,6 +17,8 @@ from brevitas.inject.enum import ScalingImplType
 from brevitas.quant import Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint, Int16Bias
 from brevitas.quant import Uint8ActPerTensorFixedPoint
 
+from jsc_hw.fixed import FixedFormat
+
 
 # ---- Brevitas face -------------------------------------------------------------------------------------
 def brevitas_weight_quant(bits: int) -> dict:
@@ -53,9 +55,8 @@ def act_scale(bits: int, int_bits: int) -> float:
 
 
 def fake_act(x: torch.Tensor, bits: int, int_bits: int, signed: bool) -> torch.Tensor:
-    scale = act_scale(bits, int_bits)
-    lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2 ** bits - 1)
-    return torch.clamp(_round_ste(x / scale), lo, hi) * scale
+    f = FixedFormat(bits, signed, int_bits - bits)
+    return torch.clamp(_round_ste(x / f.lsb), f.lo, f.hi) * f.lsb
 
 
 def weight_scale(w: torch.Tensor, bits: int) -> torch.Tensor:
@@ -68,7 +69,7 @@ def weight_scale(w: torch.Tensor, bits: int) -> torch.Tensor:
 def fake_weight(w: torch.Tensor, bits: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Quantised weights (leading repeat axis) and their per-repeat scale."""
     scale = weight_scale(w, bits)
-    hi = 2 ** (bits - 1) - 1
+    hi = FixedFormat(bits, True, 0, narrow=True).hi
     v = _round_ste(w / scale)
     # Brevitas clamps weights with TensorClampSte: the gradient passes the clamp unchanged
     return (v + (torch.clamp(v, -hi, hi) - v).detach()) * scale, scale
@@ -76,5 +77,5 @@ def fake_weight(w: torch.Tensor, bits: int) -> tuple[torch.Tensor, torch.Tensor]
 
 def fake_bias(b: torch.Tensor, scale: torch.Tensor, bits: int) -> torch.Tensor:
     """Bias (R, out) on the grid ``scale`` (R, 1): input scale x weight scale."""
-    lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-    return torch.clamp(_round_ste(b / scale), lo, hi) * scale
+    f = FixedFormat(bits, True, 0)
+    return torch.clamp(_round_ste(b / scale), f.lo, f.hi) * scale

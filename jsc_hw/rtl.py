@@ -125,7 +125,8 @@ class _Lowering:
             w, w_exp = qw.int().to(torch.int64).numpy(), power_of_two_exp(float(qw.scale.detach()))
             exp = self.exp + w_exp
             b_bits = int(m.bias_quant.tensor_quant.msb_clamp_bit_width_impl())  # Int16Bias: QuantSpec.bias_bits
-            b = torch.clamp(torch.round(m.bias.detach() / 2.0 ** exp), -(2 ** (b_bits - 1)), 2 ** (b_bits - 1) - 1)
+            b_fmt = FixedFormat(b_bits, True, exp)  # on the product grid, as Brevitas Int16Bias
+            b = torch.clamp(torch.round(m.bias.detach() / 2.0 ** exp), b_fmt.lo, b_fmt.hi)
             if isinstance(m, qnn.QuantConv1d):
                 if m.stride[0] != 1 or m.dilation[0] != 1 or m.groups != 1:
                     raise ValueError("rtl: only stride-1, undilated, ungrouped Conv1d is supported")

@@ -10,12 +10,13 @@ bit-exact only when every reference agrees on every row and a float BatchNorm, i
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from jsc_hw.fixed import FixedFormat
 
 #: reference key -> how reports name it; the first present is the primary one (top level of verification.json)
 REFERENCES: dict[str, str] = {"pytorch": "PyTorch (Brevitas)", "qonnx": "QONNX executor"}
@@ -31,6 +32,8 @@ class Agreement:
     argmax_agreement: float
     acc_pytorch: float | None  #: accuracy of the reference on the checked rows (PyTorch, or the QONNX executor)
     acc_csim: float | None
+    ties_reference: int = 0  #: rows whose largest reference output is shared by two or more classes (TIE_RULE)
+    ties_csim: int = 0  #: the same for the C-simulation outputs
 
     @property
     def bit_exact(self) -> bool:
@@ -54,12 +57,21 @@ class Verification:
         return bool(self.agreements) and all(a.bit_exact for a in self.agreements.values()) and bn_ok
 
 
+TIE_RULE = "a tie for the largest output resolves to the lowest class index (numpy argmax)"
+
+
+def ties(y: np.ndarray) -> int:
+    """Rows of (N, n_out) whose maximum is attained by more than one output."""
+    y = np.asarray(y).reshape(len(y), -1)
+    return int(((y == y.max(1, keepdims=True)).sum(1) > 1).sum()) if y.size else 0
+
+
 def lsb_of(ap_type: str) -> float:
     """LSB of an ``[u]fixed<W,I,...>`` type string."""
-    match = re.search(r"fixed<\s*(\d+)\s*,\s*(-?\d+)", ap_type)
-    if match is None:
-        raise ValueError(f"not an ap_fixed type: {ap_type!r}")
-    return 2.0 ** (int(match.group(2)) - int(match.group(1)))
+    try:
+        return FixedFormat.parse(ap_type).lsb
+    except ValueError:
+        raise ValueError(f"not an ap_fixed type: {ap_type!r}") from None
 
 
 def compare(y_ref: np.ndarray, y_hls: np.ndarray, lsb: float, labels: np.ndarray | None = None) -> Agreement:
@@ -74,7 +86,8 @@ def compare(y_ref: np.ndarray, y_hls: np.ndarray, lsb: float, labels: np.ndarray
     return Agreement(rows_checked=len(y_ref), rows_bit_exact=int((diff == 0).all(1).sum()),
                      max_abs_diff=float(diff.max(initial=0.0)), max_diff_lsb=float(diff.max(initial=0.0) / lsb),
                      output_lsb=lsb, argmax_agreement=float((ref_arg == hls_arg).mean()),
-                     acc_pytorch=acc(ref_arg), acc_csim=acc(hls_arg))
+                     acc_pytorch=acc(ref_arg), acc_csim=acc(hls_arg), ties_reference=ties(y_ref),
+                     ties_csim=ties(y_hls))
 
 
 def _pct(v: float | None) -> str:
@@ -93,10 +106,12 @@ def summary(v: Verification, context: dict[str, Any]) -> str:
     rows = [("rows bit-exact", lambda a: f"{a.rows_bit_exact} / {a.rows_checked}"),
             ("max abs difference", lambda a: f"{a.max_abs_diff:g} ({a.max_diff_lsb:g} LSB of {a.output_lsb:g})"),
             ("argmax agreement", lambda a: f"{a.argmax_agreement:.6f}"),
+            ("rows with a tie for the largest output (reference / C-sim)", lambda a: f"{a.ties_reference} / "
+                                                                                       f"{a.ties_csim}"),
             ("accuracy, reference", lambda a: _pct(a.acc_pytorch)),
             ("accuracy, C-simulation", lambda a: _pct(a.acc_csim))]
     lines += [f"| {name} | " + " | ".join(fmt(a) for a in v.agreements.values()) + " |" for name, fmt in rows]
-    lines.append("")
+    lines += ["", f"Argmax and accuracies: {TIE_RULE}.", ""]
     bn = v.batchnorm
     if bn is not None:
         lines += [f"BatchNorm {bn['handling']}: {bn['values_exact']} / {bn['values_checked']} (feature, input code) "
@@ -113,7 +128,7 @@ def write(v: Verification, out_dir: Path, context: dict[str, Any]) -> tuple[Path
     VERIFICATION.md in ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     key, primary = v.primary
-    blob = {**asdict(primary), "bit_exact": v.bit_exact, "reference": key,
+    blob = {**asdict(primary), "bit_exact": v.bit_exact, "reference": key, "tie_rule": TIE_RULE,
             "agreements": {k: {**asdict(a), "bit_exact": a.bit_exact} for k, a in v.agreements.items()},
             "batchnorm": v.batchnorm, "notes": list(v.notes), **context}
     js = out_dir / "verification.json"

@@ -73,7 +73,7 @@ def test_cli_exports_the_best_trial_bit_exact(exported):
     assert "long" in report["source"] and report["backend"] == "vitis" and report["clock_ns"] == 5.0
     assert report["batchnorm"]["proven_exact"] and report["batchnorm"]["values_checked"] == 16 * 256
     assert report["reference"] == "pytorch" and report["agreements"]["qonnx"]["rows_bit_exact"] == ROWS
-    assert report["origin"] == "Brevitas module" and report["input_type"] == "fixed<8,3,RND_CONV,SAT>"
+    assert report["origin"] == "jsc-hw" and report["input_type"] == "fixed<8,3,RND_CONV,SAT>"
     for name in ("model.qonnx.onnx", "README.md", "VERIFICATION.md", "build_prj.tcl", "tb_data/tb_input_features.dat"):
         assert (out / name).is_file(), name
     assert "vitis-run" in (out / "README.md").read_text()
@@ -257,3 +257,40 @@ def test_python_api_exports_a_brevitas_module_bit_exact_against_pytorch_and_qonn
         "fixed<8,3,RND_CONV")
     if conv:
         assert "Conv1D" in json.dumps(ver["layer_types"]) or "conv" in json.dumps(ver["layer_types"]).lower()
+
+
+@pytest.mark.slow
+def test_headline_qkeras_mlp_64_32_32_w6_exports_and_its_rtl_checks_on_every_test_row(tmp_path, capsys):
+    """16 inputs, 64-32-32 hidden, 6-bit Quant nodes on kernels, biases and activations, a Softmax output, no input
+    quantiser: the whole embedded test split bit-exact in C-simulation (logits before the softmax), the RTL bit-exact
+    in Verilator against the QONNX executor, and a report row beside jsc-hw's own models (Yosys figures of this
+    model: docs/hardware.md, measured with the same commands)."""
+    model = _qkeras_file(tmp_path / "qkeras_mlp.onnx", (16, 64, 32, 32, 5), 6, seed=1)
+    out = tmp_path / "prj"
+    assert main(["export", "--fpga", str(model), "--out", str(out)]) == 0
+    ver = json.loads((out / "verification.json").read_text())
+    assert ver["rows_checked"] == ver["rows_bit_exact"] == 16500 and ver["argmax_agreement"] == 1.0
+    assert ver["softmax_removed"] and ver["input_type"] == "fixed<16,6,TRN,WRAP>"
+    assert main(["synth", str(out), "--tool", "yosys", "--check-only", "--vectors", "16500"]) == 0
+    blob = json.loads((out / "synth" / "synth.json").read_text())
+    assert blob["rtl_check"]["bit_exact"] and blob["rtl_check"]["vectors"] == 16500
+    rows = report.table(report.collect([out / "synth", MODELS_DIR]))
+    assert {r["origin"] for r in rows} >= {"jsc-hw", "QONNX file qkeras_mlp.onnx"}
+    assert "RTL vs the QONNX executor" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args", [["--rows", "0"], ["--rows", "-5"], ["--clock-ns", "nan"], ["--clock-ns", "inf"],
+                                  ["--clock-ns", "-1"], ["--reuse", "0"]])
+def test_bad_export_options_are_refused_in_one_line_before_anything_is_written(args, tmp_path, caplog, monkeypatch):
+    monkeypatch.chdir(MODELS_DIR.parent)
+    out = tmp_path / "prj"
+    assert main(["export", "--fpga", "jsc_tiny_w4a4", "--out", str(out), *args]) == 2
+    (msg,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert "\n" not in msg and args[0] in msg
+    assert not out.exists()
+
+
+def test_negative_synth_vectors_are_refused(tmp_path, caplog):
+    assert main(["synth", str(MODELS_DIR / "jsc_tiny_w4a4"), "--tool", "yosys", "--vectors", "-5",
+                 "--out", str(tmp_path / "s")]) == 2
+    assert "--vectors -5" in caplog.records[-1].getMessage() and not (tmp_path / "s").exists()

@@ -111,3 +111,34 @@ def test_missing_compiler_names_the_step_and_keeps_the_project(tmp_path, monkeyp
         export_fpga(net.twin(), x, None, tmp_path / "prj", input_shape=net.input_shape)
     for name in ("model.qonnx.onnx", "firmware/myproject.cpp", "build_prj.tcl", "tb_data/tb_input_features.dat"):
         assert (tmp_path / "prj" / name).is_file(), name
+
+
+def _imports() -> dict[str, set[str]]:
+    """jsc_hw module -> the jsc_hw modules it imports anywhere (top level, functions, TYPE_CHECKING blocks)."""
+    import ast
+
+    pkg = Path(hls.__file__).parent
+    graph: dict[str, set[str]] = {}
+    for path in pkg.rglob("*.py"):
+        name = ".".join(path.relative_to(pkg.parent).with_suffix("").parts).removesuffix(".__init__")
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("jsc_hw"):
+                deps |= {f"jsc_hw.{a.name}" for a in node.names} if node.module == "jsc_hw" else {node.module}
+            elif isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names if a.name.startswith("jsc_hw")}
+        graph[name] = deps - {name}
+    return graph
+
+
+def test_no_import_cycle_through_the_export_modules():
+    """hls.py once imported export.QuantFormat (under TYPE_CHECKING) while export imported hls."""
+    graph = _imports()
+    export_side = {f"jsc_hw.{m}" for m in ("fixed", "ingest", "hls", "export", "verify", "qonnx_rtl", "rtl")}
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        return any(d == goal or (d not in seen and d in graph and reaches(d, goal, seen | {d}))
+                   for d in graph.get(start, ()))
+
+    assert not [m for m in sorted(export_side) if reaches(m, m, {m})]
+    assert "jsc_hw.export" not in graph["jsc_hw.hls"] and graph["jsc_hw.fixed"] == set()

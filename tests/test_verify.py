@@ -87,3 +87,16 @@ def test_the_verdict_needs_every_reference_and_the_batchnorm_proof(tmp_path):
     blob = json.loads(js.read_text())
     assert blob["bit_exact"] is False and blob["rows_bit_exact"] == 300 and blob["batchnorm"]["values_exact"] == 4095
     assert "MISMATCH" in md.read_text() and "NOT exact" in md.read_text()
+
+
+def test_argmax_ties_are_counted_and_the_tie_rule_stated(tmp_path):
+    """Quantised outputs tie often (ReLU zeros, saturation): each tie is counted; argmax takes the lowest index."""
+    y = np.array([[0.5, 0.5, 0.0], [0.0, 0.0, 0.0], [0.25, 0.75, 0.0], [0.0, 1.0, 1.0]])
+    hls = y.copy()
+    hls[2] = [0.75, 0.75, 0.0]  # a tie only in the C-simulation, resolved to class 0
+    a = verify.compare(y, hls, 0.25, np.array([0, 0, 1, 1]))
+    assert (a.ties_reference, a.ties_csim) == (3, 4) and a.argmax_agreement == 0.75 and a.acc_csim == 0.75
+    js, md = verify.write(verify.Verification({"qonnx": a}), tmp_path, {})
+    blob = json.loads(js.read_text())
+    assert (blob["ties_reference"], blob["ties_csim"]) == (3, 4) and "lowest class index" in blob["tie_rule"]
+    assert "3 / 4" in md.read_text() and "lowest class index" in md.read_text()

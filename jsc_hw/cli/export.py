@@ -99,6 +99,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Exit status: 0 bit-exact, 1 an export step failed (named; files so far kept), 2 user error, 3 mismatch."""
+    if args.rows is not None and args.rows < 1:
+        raise ValueError(f"--rows {args.rows}: give a number of rows >= 1 (or leave it out for the whole test split)")
     try:
         if args.reverify:
             result = export.reverify(Path(args.target))

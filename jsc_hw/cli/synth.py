@@ -79,6 +79,8 @@ def _project_checkpoint(project: Path) -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.vectors < 0:
+        raise ValueError(f"--vectors {args.vectors}: give a number of test rows >= 0 (0 skips the Verilator check)")
     target = Path(args.target)
     project = (target / "build_prj.tcl").exists()
     tool = args.tool
