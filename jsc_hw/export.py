@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from jsc_hw import hls, ingest, verify
+from jsc_hw import hls, ingest, qonnx_rtl, rtl, verify
 from jsc_hw.config import TrialConfig, dump_yaml
 from jsc_hw.cost import graph_estimate
 from jsc_hw.data import Scaler
@@ -122,6 +122,32 @@ def _prove_batchnorm(hm, probe: tuple[tuple[str, ...], str], graph: Graph) -> di
             "input_codes": len(codes), "traced_layer": name, "precondition": "BatchNorm reads the input (quantiser)"}
 
 
+FLOAT32_EXACT = 2 ** 24  #: integers below this are exact in float32 (24-bit significand)
+
+
+def _float32_check(graph: Graph, rows: np.ndarray, y_qonnx: np.ndarray) -> tuple[dict, str | None]:
+    """Whether the float32 references (QONNX executor, PyTorch) can round: the largest accumulator over every input,
+    from the graph's integer network, and how many checked rows that exact integer model gives as the QONNX executor
+    does.  A note when an accumulator can pass 2**24 LSBs (a warning, not a refusal: on the checked rows the integer
+    model says whether the float32 reference was exact)."""
+    try:
+        net = qonnx_rtl.lower(graph)
+    except ValueError as exc:
+        return {"accumulator_bound_lsb": None, "why_unknown": str(exc)}, None
+    bound = rtl.accumulator_bound(net)
+    codes = graph.input.codes(rows).reshape(len(rows), -1)
+    equal = int((rtl.simulate(net, codes) == y_qonnx / 2.0 ** net.out_exp).all(1).sum())
+    info = {"accumulator_bound_lsb": bound, "exact_in_float32": bound < FLOAT32_EXACT,
+            "integer_model_rows_equal_qonnx": equal, "rows": len(rows)}
+    if bound < FLOAT32_EXACT:
+        return info, None
+    note = (f"an accumulator can reach {bound} LSBs (2^{bound.bit_length()}), beyond float32's 24-bit significand: "
+            "the float32 references (QONNX executor, PyTorch) can round where the C-simulation is exact; the exact "
+            f"integer model equals the QONNX executor on {equal}/{len(rows)} checked rows")
+    log.warning("%s", note)
+    return info, note
+
+
 def _source(model: Any, x: np.ndarray, input_shape: tuple[int, ...] | None, out_dir: Path
             ) -> tuple[Any, nn.Module | None, str]:
     """The QONNX graph to ingest, the PyTorch reference (a module) and where the model came from."""
@@ -177,13 +203,16 @@ def export_fpga(model: Any, x: np.ndarray, y: np.ndarray | None = None,
     notes = ((f"the final {graph.softmax} is not exported (hls4ml's softmax is a lookup table, not bit-exact): "
               "verified are the logits before it; argmax agreement and LSB differences are those of the logits",)
              if graph.softmax else ())
+    float32, note = _float32_check(graph, rows, refs["qonnx"])
+    notes += (note,) if note else ()
     result = Verification(agreements, bn, notes)
     cost, bits = graph_estimate(graph)
     info = {"origin": origin, "model": out_dir.name, "weight_bits": bits.weight_bits, "act_bits": bits.act_bits,
             "input_bits": bits.input_bits, "params": cost.params, "bops": cost.bops, **(context or {}), "backend": spec.backend, "io_type": hls.IO_TYPES[spec.io],
             "part": spec.part, "clock_ns": spec.clock_ns, "strategy": spec.strategy, "reuse_factor": spec.reuse,
             "compile_s": round(compile_s, 2), "input_type": graph.input.ap_type, "input_source": graph.input_note,
-            "input_shape": list(graph.input_shape), "softmax_removed": graph.softmax, "output_type": out_type,
+            "input_shape": list(graph.input_shape), "softmax_removed": graph.softmax, "float32": float32,
+            "output_type": out_type,
             "layer_types": types}
     verify.write(result, out_dir, info)
     (out_dir / "README.md").write_text(project_readme(out_dir.name, spec, result))

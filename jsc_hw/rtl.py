@@ -188,6 +188,38 @@ def lower(twin: TwinNet, input_shape: tuple[int, ...]) -> IntNet:
                   None if isinstance(last, MatVec) else lw.fmt)
 
 
+def matvec_range(w: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Smallest and largest value of each output of ``w @ x + b`` over inputs with lo <= x <= hi (exact integers)."""
+    w, lo, hi = (np.asarray(a, dtype=object) for a in (w, lo, hi))  # Python ints: no overflow
+    pos, neg = np.where(w > 0, w, 0), np.where(w < 0, w, 0)
+    b = np.asarray(b, dtype=object)
+    return b + pos.dot(lo) + neg.dot(hi), b + pos.dot(hi) + neg.dot(lo)
+
+
+def accumulator_bound(net: IntNet) -> int:
+    """The largest |value| any accumulator (a MatVec output or a residual sum) can reach, in its own LSBs, over every
+    input: float32 arithmetic (PyTorch, the QONNX executor) computes it exactly only below 2**24."""
+    lo, hi = np.full(net.n_in, net.inp.lo, dtype=object), np.full(net.n_in, net.inp.hi, dtype=object)
+    exp, skips, bound = net.inp.exp, [], 0
+    for st in net.stages:
+        if isinstance(st, Table):
+            lo, hi, exp = st.table.min(1).astype(object), st.table.max(1).astype(object), st.out.exp
+        elif isinstance(st, MatVec):
+            lo, hi = matvec_range(st.w, st.b, lo, hi)
+            exp, bound = st.exp, max(bound, *np.abs(lo), *np.abs(hi))
+        elif isinstance(st, Requant):
+            lo, hi = np.full(len(lo), st.out.lo, dtype=object), np.full(len(lo), st.out.hi, dtype=object)
+            exp = st.out.exp
+        elif isinstance(st, Push):
+            skips.append((lo, hi, exp))
+        elif isinstance(st, AddSkip):
+            s_lo, s_hi, s_exp = skips.pop()
+            sa, sb = 2 ** (exp - st.exp), 2 ** (s_exp - st.exp)
+            lo, hi, exp = lo * sa + s_lo * sb, hi * sa + s_hi * sb, st.exp
+            bound = max(bound, *np.abs(lo), *np.abs(hi))
+    return int(bound)
+
+
 def simulate(net: IntNet, x: np.ndarray) -> np.ndarray:
     """Reference integer forward in numpy: (N, n_in) input codes -> (N, n_out) output codes."""
     v, exp, skips = x.astype(np.int64), net.inp.exp, []

@@ -23,6 +23,7 @@ from jsc_hw.rtl import IntNet, input_codes, simulate
 from jsc_hw.verilog import Design
 
 log = logging.getLogger(__name__)
+HARNESS_BITS = 32  #: the C++ harness passes every input and output code as a 32-bit int
 
 _SIM_TOP = """// simulation harness: 32-bit unpacked ports around the packed design
 module sim_top (input wire clk, input wire signed [31:0] xin [0:{n_in}], output wire signed [31:0] yout [0:{n_out}]);
@@ -76,6 +77,10 @@ def verilator_version() -> str:
 
 def build_simulator(design: Design, timeout: float = 1800) -> Path:
     """Compile the design with a clocked C++ harness; returns the executable."""
+    if max(design.in_bits, design.out_bits) > HARNESS_BITS:
+        raise ValueError(f"{design.folder}: {design.in_bits}-bit inputs / {design.out_bits}-bit outputs do not fit the "
+                         f"Verilator harness's {HARNESS_BITS}-bit ports; quantise the output (a Quant node / "
+                         "QuantIdentity at the end) or check the RTL without Verilator (--vectors 0)")
     verilator_version()
     d, sim = design.folder, design.folder / "sim"
     sim.mkdir(exist_ok=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from jsc_hw.fixed import FixedFormat
-from jsc_hw.rtl import AddSkip, IntNet, MatVec, Push, Requant, Table
+from jsc_hw.rtl import AddSkip, IntNet, MatVec, Push, Requant, Table, matvec_range
 
 MULTS = ("csd", "dsp")
 
@@ -140,9 +140,9 @@ def _slice(src: str, r: tuple[int, int]) -> str:
 
 def _range(w: np.ndarray, b: int, ranges: list[tuple[int, int]]) -> tuple[int, int]:
     """Smallest and largest value of sum_i w[i] * x_i + b over the input ranges."""
-    a = w * np.array([r[0] for r in ranges], dtype=np.int64)
-    c = w * np.array([r[1] for r in ranges], dtype=np.int64)
-    return int(b + np.minimum(a, c).sum()), int(b + np.maximum(a, c).sum())
+    lo, hi = matvec_range(np.asarray(w)[None], np.array([b]), np.array([r[0] for r in ranges], dtype=object),
+                          np.array([r[1] for r in ranges], dtype=object))
+    return int(lo[0]), int(hi[0])
 
 
 def _neuron(w: np.ndarray, b: int, ranges: list[tuple[int, int]], mult: str

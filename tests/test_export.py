@@ -294,3 +294,38 @@ def test_negative_synth_vectors_are_refused(tmp_path, caplog):
     assert main(["synth", str(MODELS_DIR / "jsc_tiny_w4a4"), "--tool", "yosys", "--vectors", "-5",
                  "--out", str(tmp_path / "s")]) == 2
     assert "--vectors -5" in caplog.records[-1].getMessage() and not (tmp_path / "s").exists()
+
+
+def test_a_failed_batchnorm_proof_fails_the_export(tmp_path, monkeypatch):
+    """Every row may agree, yet a BatchNorm value that differs for one input code makes the export NOT bit-exact."""
+    from conftest import inputs, net_with_bn_stats
+
+    from jsc_hw import hls
+
+    net = net_with_bn_stats("jsc_tiny", QuantSpec())
+    real = hls.trace
+
+    def one_code_off(hm, x):  # the compiled project's BatchNorm output for one (feature, code) pair, 1 LSB off
+        traced = real(hm, x)
+        for t in traced.values():
+            t[7, 3] += 2.0 ** -5
+        return traced
+
+    monkeypatch.setattr(hls, "trace", one_code_off)
+    result = export.export_fpga(net.twin(0), inputs(300).numpy(), None, tmp_path / "prj", input_shape=net.input_shape)
+    assert all(a.bit_exact for a in result.verification.agreements.values())
+    assert result.batchnorm["values_exact"] == result.batchnorm["values_checked"] - 1 == 16 * 256 - 1
+    assert not result.bit_exact and json.loads((tmp_path / "prj" / "verification.json").read_text())["bit_exact"] is False
+    assert "NOT exact" in (tmp_path / "prj" / "VERIFICATION.md").read_text()
+
+
+def test_the_batchnorm_proof_checks_its_precondition(tmp_path):
+    """The proof enumerates input codes, which covers every BatchNorm input only when the BatchNorm reads the input
+    quantiser: a graph where it does not is an error, not a proof."""
+    from dataclasses import replace
+
+    net = BatchedNet("jsc_tiny", QuantSpec(), [0]).eval()
+    g = ingest.prepare(export.to_qonnx(net.twin(), net.input_shape, tmp_path / "t.onnx"))
+    assert export._bn_probe(g, g.model)[1].startswith("Quant")
+    with pytest.raises(export.ExportError, match="must read the graph input or its input quantiser"):
+        export._bn_probe(replace(g, input_quantiser=None), g.model)

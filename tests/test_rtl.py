@@ -55,3 +55,38 @@ def test_narrow_bias_is_clamped_like_brevitas() -> None:
     with torch.no_grad():
         ref = (twin(x) / 2.0 ** ints.out_exp).numpy()
     assert np.array_equal(rtl.simulate(ints, rtl.input_codes(twin, x)), ref.astype(np.int64))
+
+
+def test_accumulator_bound_is_the_largest_reachable_value() -> None:
+    """Over every input of a one-layer net the bound is attained; with a second layer it is an upper bound."""
+    from itertools import product
+
+    from jsc_hw.fixed import FixedFormat
+
+    w = np.array([[3, -5, 7, 0], [-1, 2, 6, -7]])
+    one = rtl.IntNet(FixedFormat(4, True, -1), 4, (rtl.MatVec(w, np.array([5, -3]), -4),), -4, None)
+    x = np.array(list(product(range(-8, 8), repeat=4)))
+    assert rtl.accumulator_bound(one) == int(np.abs(x @ w.T + [5, -3]).max()) == 16 * 8 - 5  # row 1 at -8/+7
+    two = rtl.IntNet(one.inp, 4, (*one.stages, rtl.Requant(FixedFormat(4, False, -2)),
+                                  rtl.MatVec(np.array([[100, -100]]), np.array([0]), -6)), -6, None)
+    assert rtl.accumulator_bound(two) == 100 * 15  # ReLU outputs 0..15 into +-100
+
+
+def test_float32_exactness_is_checked_against_the_integer_model() -> None:
+    """A 16-bit input (QKeras' default fixed<16,6>) can drive the first accumulator past 2**24 LSBs, where float32
+    (PyTorch, the QONNX executor) could round: the export says so and counts the rows the exact integer model
+    confirms; 8-bit inputs stay far below."""
+    from qonnx_graphs import qkeras_mlp, quantized_bits, random_layers
+
+    from jsc_hw import export, ingest
+
+    layers = random_layers((16, 8, 5), seed=2)
+    layers[0] = (-np.ones_like(layers[0][0]), -np.ones_like(layers[0][1]))  # the extreme kernel: every code -32
+    for fmt, exceeds in ((None, True), (quantized_bits(8, 3), False)):
+        g = ingest.prepare(qkeras_mlp(layers, input_quantizer=fmt))
+        rows = ingest.random_rows(g, 400)
+        info, note = export._float32_check(g, rows, ingest.execute(g.model, rows))
+        assert (not info["exact_in_float32"]) == exceeds and info["integer_model_rows_equal_qonnx"] == 400
+        assert (note is not None) == exceeds
+        if exceeds:
+            assert info["accumulator_bound_lsb"] > 2 ** 24 and "beyond float32's 24-bit significand" in note

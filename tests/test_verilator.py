@@ -49,3 +49,15 @@ def test_verilator_bit_exact_large(tmp_path, arch: str, mult: str) -> None:
     ints = rtl.lower(twin, net.input_shape)
     res = verilator.check(twin, net.input_shape, x, write_verilog(ints, tmp_path, mult=mult), ints)
     assert res.bit_exact, res
+
+
+def test_outputs_wider_than_the_harness_are_refused(tmp_path) -> None:
+    """The C++ harness passes 32-bit ints: a 40-bit raw accumulator output would be cut, so it is refused."""
+    from jsc_hw.fixed import FixedFormat
+
+    wide = rtl.IntNet(FixedFormat(16, True, -10), 2, (rtl.MatVec(np.array([[2 ** 23, -(2 ** 23)]]), np.array([0]),
+                                                                 -10),), -10, None)
+    design = write_verilog(wide, tmp_path)
+    assert design.out_bits > 32
+    with pytest.raises(ValueError, match="do not fit the Verilator harness's 32-bit ports"):
+        verilator.verilate(design, np.zeros((3, 2), dtype=np.int64))
