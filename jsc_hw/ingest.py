@@ -42,6 +42,11 @@ OPS: dict[str, str] = {
     "Flatten": "",
     "Reshape": "to (batch, features)",
 }
+#: what the integer lowering (``jsc-hw synth``, ``jsc_hw.qonnx_rtl``) takes beyond OPS; its constants may also be
+#: plain initialisers on a power-of-two grid (FINN folds weight quantisers into them)
+RTL_OPS: dict[str, str] = {**OPS, "MultiThreshold": "thresholds (QONNX/FINN activations)",
+                           "Mul": "by a power-of-two scalar constant"}
+TARGETS: dict[str, dict[str, str]] = {"hls": OPS, "rtl": RTL_OPS}
 #: why some ops are refused
 WHY: dict[str, str] = {
     "Sigmoid": "hls4ml computes it with a lookup table, not bit-exact",
@@ -50,7 +55,8 @@ WHY: dict[str, str] = {
     "LogSoftmax": "only a final LogSoftmax can be left out (its argmax is the logits' argmax)",
     "Mul": "hls4ml rescales with a guessed precision",
     "Div": "hls4ml rescales with a guessed precision",
-    "MultiThreshold": "a FINN op hls4ml does not read; export the QONNX graph from before FINN's conversion",
+    "MultiThreshold": "a FINN op hls4ml does not read; export the QONNX graph from before FINN's conversion "
+                      "(jsc-hw synth lowers it to RTL)",
     "BipolarQuant": "binary quantisers are not supported",
     "Trunc": "Trunc (average-pool rescaling) is not supported",
     "FloatQuant": "minifloat quantisers are not fixed point",
@@ -162,7 +168,7 @@ def clean(src: Any):
     return _value_info_for_constants(model)
 
 
-def quant_formats(model) -> dict[str, FixedFormat]:
+def quant_formats(model, need_quantisers: bool = True) -> dict[str, FixedFormat]:
     """Every Quant node as a fixed-point format, keyed by node name; refuses what hls4ml would not compute exactly."""
     from qonnx.custom_op.registry import getCustomOp
 
@@ -196,7 +202,7 @@ def quant_formats(model) -> dict[str, FixedFormat]:
                           "narrow=0 for unsigned tensors")
         formats[node.name] = FixedFormat.from_quant(float(scale.flat[0]), float(bits.flat[0]), bool(signed),
                                                     bool(narrow), "ROUND" if constant else mode)
-    if not formats:
+    if not formats and need_quantisers:
         raise Refusal("the model has no quantisers (a float model, e.g. quant.enabled=false): hls4ml would compute "
                       "it in a guessed fixed<16,6> precision, which is not bit-exact. Quantise it (retrain with "
                       "quant.enabled=true), or pass --requantise to quantise a jsc-hw model's weights post-training.")
@@ -208,18 +214,21 @@ def _quantised_const(model, name: str) -> bool:
     return prod is not None and prod.op_type == "Quant" and model.get_initializer(prod.input[0]) is not None
 
 
-def check_ops(model, input_tensor: str) -> None:
-    """Refuse ops outside ``OPS`` (all named), unquantised weights/biases and a float BatchNorm not on the input."""
+def check_ops(model, input_tensor: str, target: str = "hls") -> None:
+    """Refuse ops outside the target's table (all named), unquantised weights/biases (hls4ml) and a float BatchNorm
+    not on the input."""
+    ops = TARGETS[target]
     bad = [f"{n.name} ({n.op_type}{': ' + WHY[n.op_type] if n.op_type in WHY else ''})"
-           for n in model.graph.node if n.op_type not in OPS]
+           for n in model.graph.node if n.op_type not in ops]
     if bad:
-        raise Refusal(f"not supported for bit-exact export: {', '.join(bad)}. jsc-hw exports networks of "
-                      f"{', '.join(OPS)}; replace or remove these ops")
+        raise Refusal(f"not supported for bit-exact {'export' if target == 'hls' else 'RTL'}: {', '.join(bad)}. "
+                      f"jsc-hw {'exports' if target == 'hls' else 'lowers'} networks of {', '.join(ops)}; replace or "
+                      "remove these ops")
     for n in model.graph.node:
         params = {"MatMul": n.input[1:2], "Conv": n.input[1:3]}.get(n.op_type, ())
         if n.op_type == "Add":
             params = [i for i in n.input if model.get_initializer(i) is not None or _quantised_const(model, i)]
-        for name in params:
+        for name in params if target == "hls" else ():
             if not _quantised_const(model, name):
                 raise Refusal(f"{n.name} ({n.op_type}): its constant {name} has no Quant node, so hls4ml would store it "
                               "in its default fixed<16,6> (rounded). Quantise every weight and bias (Brevitas "
@@ -256,8 +265,9 @@ def _input_format(model, formats: dict[str, FixedFormat], override: FixedFormat 
                                  "with --input-format)")
 
 
-def prepare(src: Any, input_format: FixedFormat | None = None) -> Graph:
-    """Read, clean and check a QONNX graph (path, ModelProto or ModelWrapper)."""
+def prepare(src: Any, input_format: FixedFormat | None = None, target: str = "hls") -> Graph:
+    """Read, clean and check a QONNX graph (path, ModelProto or ModelWrapper) for hls4ml (``target="hls"``) or for
+    the integer lowering alone (``"rtl"``: MultiThreshold and power-of-two Mul too)."""
     model = clean(src)
     softmax = _strip_softmax(model)
     if softmax is not None:
@@ -265,8 +275,8 @@ def prepare(src: Any, input_format: FixedFormat | None = None) -> Graph:
 
         model = _value_info_for_constants(cleanup_model(model))
         log.debug("final %s removed: verifying the logits before it (argmax unchanged)", softmax)
-    formats = quant_formats(model)
-    check_ops(model, model.graph.input[0].name)
+    formats = quant_formats(model, need_quantisers=target == "hls")
+    check_ops(model, model.graph.input[0].name, target)
     fmt, quantiser, note = _input_format(model, formats, input_format)
     shape = tuple(int(d) for d in model.get_tensor_shape(model.graph.input[0].name)[1:])
     n_out = int(np.prod(model.get_tensor_shape(model.graph.output[0].name)[1:]))

@@ -10,7 +10,9 @@ With power-of-two scales every tensor is ``int * 2**exp``; the graph is walked f
 * ``Quant`` -> ``Requant`` (after a ``Relu``: clamped at 0 too);
 * ``BatchNormalization`` [-> ``Relu``] -> ``Quant`` on the input -> ``Table``, one lookup table per feature filled
   by the QONNX executor itself on every input code (exact by construction);
-* ``Add`` of the fork's two branches -> ``Push`` / ``AddSkip``; ``Flatten`` / ``Reshape`` change nothing.
+* ``Add`` of the fork's two branches -> ``Push`` / ``AddSkip``; ``Flatten`` / ``Reshape`` change nothing;
+* ``MultiThreshold`` (QONNX/FINN activations) -> ``Threshold`` (integer comparisons); a power-of-two scalar ``Mul``
+  moves the grid; plain initialisers (FINN's folded weights) are taken on the coarsest power-of-two grid they lie on.
 
 ``reference`` gives the inputs and outputs as integer codes: the QONNX executor's outputs divided by the output LSB,
 which the Verilator check compares with the RTL bit for bit (``jsc_hw.verilator.check_codes``).
@@ -18,12 +20,14 @@ which the Verilator check compares with the RTL bit for bit (``jsc_hw.verilator.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from jsc_hw import ingest
-from jsc_hw.fixed import FixedFormat
+from jsc_hw.fixed import FixedFormat, power_of_two_exp
 from jsc_hw.ingest import Graph
-from jsc_hw.rtl import MAX_TABLE_BITS, AddSkip, IntNet, MatVec, Push, Requant, Stage, Table, _conv_matrix
+from jsc_hw.rtl import MAX_TABLE_BITS, AddSkip, IntNet, MatVec, Push, Requant, Stage, Table, Threshold, _conv_matrix
 
 
 def _codes(value: np.ndarray, exp: int, what: str) -> np.ndarray:
@@ -44,30 +48,43 @@ class _Walk:
         self.skips: list[tuple[str, int]] = []  # (tensor, exp) of open residual forks
 
     def is_param(self, tensor: str) -> bool:
-        """A weight or bias: a Quant node on an initialiser (ingest refuses unquantised ones)."""
+        """A weight, bias or scale: an initialiser, or a Quant node on one."""
         q = self.m.find_producer(tensor)
-        return q is not None and q.op_type == "Quant" and self.m.get_initializer(q.input[0]) is not None
+        if q is not None and q.op_type == "Quant":
+            return self.m.get_initializer(q.input[0]) is not None
+        return self.m.get_initializer(tensor) is not None
 
-    def const(self, tensor: str) -> tuple[np.ndarray, FixedFormat]:
+    def const(self, tensor: str) -> tuple[np.ndarray, int]:
+        """A constant's values and the exponent of its grid: its Quant node's, or for a plain initialiser (FINN folds
+        weight quantisers into them) the coarsest power-of-two grid its values lie on."""
         q = self.m.find_producer(tensor)
-        return np.asarray(self.m.get_initializer(q.input[0]), np.float64), self.g.formats[q.name]
+        if q is not None and q.op_type == "Quant":
+            return np.asarray(self.m.get_initializer(q.input[0]), np.float64), self.g.formats[q.name].exp
+        value = self.m.get_initializer(tensor)
+        if value is None:
+            raise ValueError(f"rtl: {tensor} is not a constant")
+        value = np.asarray(value, np.float64)
+        exp = next((e for e in range(40, -64, -1) if np.all(np.mod(value, 2.0 ** e) == 0)), None)
+        if exp is None:
+            raise ValueError(f"rtl: constant {tensor} is not on a power-of-two grid (float weights have no integer form)")
+        return value, exp
 
     def bias(self, tensor: str, out: int) -> None:
         """Fold a bias into the MatVec just written, on the finer of the accumulator's and the bias's grids."""
         last = self.stages[-1] if self.stages else None
         if not isinstance(last, MatVec) or self.fmt is not None or np.any(last.b):
             raise ValueError("rtl: a bias Add must follow a MatMul/Conv directly")
-        value, fmt = self.const(tensor)
-        exp = min(self.exp, fmt.exp)
+        value, b_exp = self.const(tensor)
+        exp = min(self.exp, b_exp)
         b = np.broadcast_to(value.reshape(-1), (out,)) if value.size == 1 else value.reshape(-1)
         b = np.repeat(b, last.w.shape[0] // len(b))  # a Conv bias: once per position, channel-major
         self.stages[-1] = MatVec(last.w << (self.exp - exp), _codes(b, exp, f"bias {tensor}"), exp)
         self.exp = exp
 
-    def matvec(self, w: np.ndarray, w_fmt: FixedFormat, shape: tuple[int, ...]) -> None:
+    def matvec(self, w: np.ndarray, w_exp: int, shape: tuple[int, ...]) -> None:
         if self.pending or self.relu:
             raise ValueError("rtl: a float BatchNorm or a Relu must be followed by a Quant node before a layer")
-        self.exp += w_fmt.exp
+        self.exp += w_exp
         self.stages.append(MatVec(w, np.zeros(w.shape[0], np.int64), self.exp))
         self.shape, self.fmt = shape, None
 
@@ -78,8 +95,8 @@ class _Walk:
         elif op == "MatMul":
             if len(self.shape) != 1:
                 raise ValueError(f"rtl: {n.name} reads a {self.shape} tensor; flatten it first")
-            value, fmt = self.const(n.input[1])
-            self.matvec(_codes(value, fmt.exp, f"{n.name} weights").T.copy(), fmt, (value.shape[1],))
+            value, w_exp = self.const(n.input[1])
+            self.matvec(_codes(value, w_exp, f"{n.name} weights").T.copy(), w_exp, (value.shape[1],))
         elif op == "Conv":
             self.conv(n)
         elif op == "Add":
@@ -95,6 +112,16 @@ class _Walk:
                 raise ValueError(f"rtl: {n.name} needs a quantised input of at most {MAX_TABLE_BITS} bits to become "
                                  f"a lookup table (it reads {self.fmt.ap_type if self.fmt else 'an accumulator'})")
             self.pending.append(n)
+        elif op == "Mul":
+            value, _ = self.const(next(i for i in n.input if i != self.cur))
+            last = self.stages[-1] if self.stages else None
+            if value.size != 1 or self.relu or self.pending or not isinstance(last, MatVec | Threshold):
+                raise ValueError(f"rtl: {n.name}: only a scalar Mul right after a MatMul/Conv or MultiThreshold has "
+                                 "a lowering")
+            self.exp += power_of_two_exp(float(value.flat[0]))  # the codes stay, their grid moves
+            self.stages[-1] = replace(last, exp=self.exp)
+        elif op == "MultiThreshold":
+            self.threshold(n)
         elif op in ("Flatten", "Reshape"):
             self.shape = (int(np.prod(self.shape)),)
         else:
@@ -111,6 +138,23 @@ class _Walk:
             self.stages.append(Requant(out))
         self.exp, self.fmt, self.relu = out.exp, out, False
 
+    def threshold(self, n) -> None:
+        """MultiThreshold: x >= t is code >= ceil(t / 2**exp) on integer codes; out = out_scale * count + out_bias."""
+        from qonnx.custom_op.registry import getCustomOp
+
+        if len(self.shape) != 1 or self.relu or self.pending:
+            raise ValueError(f"rtl: {n.name}: MultiThreshold is lowered on (batch, features) tensors only")
+        t = np.asarray(self.m.get_initializer(n.input[1]), np.float64)
+        t = np.broadcast_to(t, (self.shape[0], t.shape[1])) if t.shape[0] == 1 else t
+        op = getCustomOp(n)
+        scale, bias = float(op.get_nodeattr("out_scale")), float(op.get_nodeattr("out_bias"))
+        exp = power_of_two_exp(scale)
+        if bias / scale != round(bias / scale):
+            raise ValueError(f"rtl: {n.name}: out_bias {bias} is not a multiple of out_scale {scale}")
+        codes = np.ceil(t / 2.0 ** self.exp).astype(np.int64)
+        self.stages.append(Threshold(codes, int(round(bias / scale)), exp))
+        self.exp, self.fmt = exp, None
+
     def table(self, n, out: FixedFormat) -> None:
         """The BatchNorm [+ Relu] + Quant as lookup tables, filled by the QONNX executor on every input code."""
         inp = self.fmt
@@ -122,7 +166,7 @@ class _Walk:
 
     def conv(self, n) -> None:
         attrs = {a.name: list(a.ints) if a.ints else a.i for a in n.attribute}
-        value, fmt = self.const(n.input[1])
+        value, w_exp = self.const(n.input[1])
         if value.ndim != 3 or len(self.shape) != 2:
             raise ValueError(f"rtl: {n.name}: only 1-D convolutions are lowered (weights {value.shape})")
         pads = attrs.get("pads", [0, 0])
@@ -130,8 +174,8 @@ class _Walk:
                 or pads[0] != pads[-1]:
             raise ValueError(f"rtl: {n.name}: only stride-1, undilated, ungrouped, symmetrically padded Conv is lowered")
         length = self.shape[1]
-        w = _conv_matrix(_codes(value, fmt.exp, f"{n.name} weights"), length, int(pads[0]))
-        self.matvec(w, fmt, (value.shape[0], length + 2 * int(pads[0]) - value.shape[2] + 1))
+        w = _conv_matrix(_codes(value, w_exp, f"{n.name} weights"), length, int(pads[0]))
+        self.matvec(w, w_exp, (value.shape[0], length + 2 * int(pads[0]) - value.shape[2] + 1))
         if len(n.input) > 2:
             self.bias(n.input[2], w.shape[0])
 

@@ -10,7 +10,8 @@ turns a twin into an ``IntNet``: a list of integer stages
                weights and bias (bias scale = input scale x weight scale);
 * ``Requant``  a quantiser: shift right with rounding **half to even** (as Brevitas/torch.round; or floor for a
                ``TRN`` format), clamp;
-* ``Push``/``AddSkip``  a residual connection (aligned by shifts).
+* ``Push``/``AddSkip``  a residual connection (aligned by shifts);
+* ``Threshold`` a MultiThreshold (QONNX/FINN graphs only, ``jsc_hw.qonnx_rtl``): comparisons with integer thresholds.
 
 ``simulate`` is its numpy forward. ``jsc_hw.verilog`` writes the Verilog of an ``IntNet``, ``jsc_hw.verilator``
 checks that Verilog against the PyTorch twin, bit for bit.
@@ -60,7 +61,16 @@ class AddSkip:
     exp: int  #: exponent of the sum (the finer of the two operands)
 
 
-Stage = Table | MatVec | Requant | Push | AddSkip
+@dataclass(frozen=True, eq=False)
+class Threshold:
+    """A QONNX/FINN MultiThreshold: output code = bias + the number of thresholds t[f] the input code reaches."""
+
+    t: np.ndarray  #: (features, T) int64 input codes: x >= t[f, k] counts one
+    bias: int  #: output code when no threshold is reached
+    exp: int  #: output value = code * 2**exp
+
+
+Stage = Table | MatVec | Requant | Push | AddSkip | Threshold
 
 
 @dataclass(frozen=True, eq=False)
@@ -212,6 +222,9 @@ def accumulator_bound(net: IntNet) -> int:
             exp = st.out.exp
         elif isinstance(st, Push):
             skips.append((lo, hi, exp))
+        elif isinstance(st, Threshold):
+            lo = np.full(len(lo), st.bias, dtype=object)
+            hi, exp = lo + st.t.shape[1], st.exp
         elif isinstance(st, AddSkip):
             s_lo, s_hi, s_exp = skips.pop()
             sa, sb = 2 ** (exp - st.exp), 2 ** (s_exp - st.exp)
@@ -231,6 +244,8 @@ def simulate(net: IntNet, x: np.ndarray) -> np.ndarray:
             v, exp = v @ st.w.T + st.b, st.exp
         elif isinstance(st, Requant):
             v, exp = requantise(v, st.out.exp - exp, st.out), st.out.exp
+        elif isinstance(st, Threshold):
+            v, exp = st.bias + (v[:, :, None] >= st.t[None]).sum(-1), st.exp
         elif isinstance(st, Push):
             skips.append((v, exp))
         elif isinstance(st, AddSkip):

@@ -272,7 +272,7 @@ def synth_qonnx(src, out_dir: str | Path, x: np.ndarray | None, labels: np.ndarr
     (``jsc_hw.qonnx_rtl``), Verilog checked in Verilator against the QONNX executor on rows ``x`` (None: no check),
     Yosys; writes and returns ``out_dir/synth.json``.  ``verification``: the exported project's verification.json,
     whose accuracies (reference and C-simulation) go into the report."""
-    graph = ingest.prepare(src, input_format)
+    graph = ingest.prepare(src, input_format, target="rtl")
     net = qonnx_rtl.lower(graph)
     checker, acc = None, None
     if x is not None:

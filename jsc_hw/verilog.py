@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from jsc_hw.fixed import FixedFormat
-from jsc_hw.rtl import AddSkip, IntNet, MatVec, Push, Requant, Table, matvec_range
+from jsc_hw.rtl import AddSkip, IntNet, MatVec, Push, Requant, Table, Threshold, matvec_range
 
 MULTS = ("csd", "dsp")
 
@@ -204,6 +204,20 @@ class _Top:
                                      False))
         return out
 
+    def threshold(self, st: Threshold, v: list[str], rng: list[tuple[int, int]]) -> list[str]:
+        """One comparator bank per element: bias + sum_k (x >= t_k), summed in an adder tree."""
+        n = st.t.shape[1]
+        w = width(min(st.bias, 0), st.bias + n)
+        out = []
+        for f, (x, r) in enumerate(zip(v, rng)):
+            body, (i0,), in_bits = _ports([r])
+            wc = max(width(*r), width(int(st.t[f].min()), int(st.t[f].max()))) + 1
+            terms = [(False, f"$signed({{1'b0, ({i0} >= {_lit(int(t), wc)})}})") for t in st.t[f]]
+            terms += [(st.bias < 0, f"{w}'sd{abs(st.bias)}")] if st.bias else []
+            out.append(self.instance(body, body.adder_tree(terms or [(False, f"{w}'sd0")], w), w, in_bits,
+                                     [_slice(x, r)], False))
+        return out
+
     def table(self, st: Table, v: list[str]) -> list[str]:
         w_in, w = width(st.in_fmt.lo, st.in_fmt.hi), width(st.out.lo, st.out.hi)
         out = []
@@ -250,6 +264,11 @@ def write_verilog(net: IntNet, folder: str | Path, top: str = "jsc_net", mult: s
             v = [t.body.reg(x, width(st.out.lo, st.out.hi)) for x in t.requant(v, rng, st.out.exp - exp, st.out)]
             rng, exp = [(st.out.lo, st.out.hi)] * len(v), st.out.exp
             stages += 1
+        elif isinstance(st, Threshold):
+            r = (st.bias, st.bias + st.t.shape[1])
+            v = [t.body.reg(x, width(*r)) for x in t.threshold(st, v, rng)]
+            rng, exp = [r] * len(v), st.exp
+            stages += 1
         elif isinstance(st, Push):
             skips.append((v, rng, exp, stages))
         elif isinstance(st, AddSkip):
@@ -262,7 +281,7 @@ def write_verilog(net: IntNet, folder: str | Path, top: str = "jsc_net", mult: s
             rng, exp = new_rng, st.exp
         i += 1
     bo = net.out_fmt.bits if net.out_fmt else max(width(*r) for r in rng)
-    if not isinstance(net.stages[-1], Requant | Table):
+    if not isinstance(net.stages[-1], Requant | Table | Threshold):
         v = [t.body.reg(x, width(*r)) for x, r in zip(v, rng)]
         stages += 1
     assigns = "\n".join(f"  wire signed [{bo - 1}:0] y{j} = {x};\n  assign y[{j * bo + bo - 1}:{j * bo}] = y{j};"

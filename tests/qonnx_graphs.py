@@ -91,3 +91,27 @@ def qkeras_mlp(layers: list[tuple[np.ndarray, np.ndarray]], kernel: Q | list[Q] 
                               [helper.make_tensor_value_info(out, TensorProto.FLOAT, [1, n_out])], initializer=g.inits)
     return helper.make_model(graph, producer_name="qkeras_to_qonnx", opset_imports=[helper.make_opsetid("", 13),
                                                                                    helper.make_opsetid("qonnx", 1)])
+
+
+def finn_style_mlp(seed: int = 0, widths: tuple[int, int, int] = (16, 10, 5)):
+    """A graph as FINN's QONNX -> FINN conversion leaves it: an 8-bit input Quant, weights folded into plain integer
+    initialisers with a power-of-two ``Mul`` after each MatMul, a float bias, and a ``MultiThreshold`` activation
+    (15 thresholds, out_scale 1/4, out_bias -2: a signed 4-bit activation)."""
+    rng = np.random.default_rng(seed)
+    n_in, n_hid, n_out = widths
+    g = _Writer()
+    x = g.quant("Quant_in", "global_in", Q(2.0 ** -4, 8, 1, "ROUND"))
+    x = g.node("MatMul", [x, g.const("W0", rng.integers(-8, 8, (n_in, n_hid)))], "MatMul_0")
+    x = g.node("Mul", [x, g.const("s0", 2.0 ** -3)], "Mul_0")
+    x = g.node("Add", [x, g.const("b0", rng.integers(-64, 64, n_hid) * 2.0 ** -5)], "Add_0")
+    thresholds = np.sort(rng.normal(0, 3, (n_hid, 15)), axis=1).round(3)
+    g.nodes.append(helper.make_node("MultiThreshold", [x, g.const("T0", thresholds)], ["MultiThreshold_0:0"],
+                                    name="MultiThreshold_0", domain="qonnx.custom_op.general", out_dtype="INT4",
+                                    out_scale=0.25, out_bias=-2.0, data_layout="NC"))
+    x = g.node("MatMul", ["MultiThreshold_0:0", g.const("W1", rng.integers(-8, 8, (n_hid, n_out)))], "MatMul_1")
+    x = g.node("Mul", [x, g.const("s1", 2.0 ** -2)], "Mul_1")
+    graph = helper.make_graph(g.nodes, "finn_style", [helper.make_tensor_value_info("global_in", TensorProto.FLOAT,
+                                                                                     [1, n_in])],
+                              [helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, n_out])], initializer=g.inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
+                                                   helper.make_opsetid("qonnx.custom_op.general", 1)])

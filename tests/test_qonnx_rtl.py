@@ -77,3 +77,25 @@ def test_verilog_of_a_qkeras_graph_is_bit_exact_in_verilator_and_a_perturbed_wei
     wrong = replace(ints, stages=(replace(mv, w=w), *ints.stages[1:]))
     bad = verilator.check_codes(write_verilog(wrong, tmp_path / "bad"), ints, xi, ref)
     assert not bad.bit_exact and bad.mismatched_vectors > 0 and bad.reference_mismatches == 0
+
+
+def test_multithreshold_graphs_lower_and_check_in_verilator_but_are_not_exported(tmp_path):
+    """FINN's dialect: MultiThreshold activations, folded integer weights with power-of-two Mul scales.  hls4ml cannot
+    read it (refused by name); the integer lowering computes what the QONNX executor computes, in numpy and in
+    Verilator, and a threshold moved by one code is caught."""
+    from qonnx_graphs import finn_style_mlp
+
+    with pytest.raises(ingest.Refusal, match=r"MultiThreshold_0 \(MultiThreshold: a FINN op hls4ml does not read"):
+        ingest.prepare(finn_style_mlp())
+    g = ingest.prepare(finn_style_mlp(), target="rtl")
+    ints = qonnx_rtl.lower(g)
+    assert [type(s).__name__ for s in ints.stages] == ["MatVec", "Threshold", "MatVec"]
+    xi, ref = qonnx_rtl.reference(g, ints, np.random.default_rng(3).normal(0, 2, (1500, 16)))
+    assert np.array_equal(rtl.simulate(ints, xi), ref) and len(np.unique(ref)) > 50
+    ok = verilator.check_codes(write_verilog(ints, tmp_path / "ok"), ints, xi, ref)
+    assert ok.bit_exact and ok.vectors == 1500
+    th = ints.stages[1]
+    t = th.t.copy()
+    t[np.unravel_index(np.argmin(np.abs(t)), t.shape)] += 1  # the threshold nearest 0: reached by many rows
+    wrong = replace(ints, stages=(ints.stages[0], replace(th, t=t), ints.stages[2]))
+    assert not verilator.check_codes(write_verilog(wrong, tmp_path / "bad"), ints, xi, ref).bit_exact

@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
                 synthesise=not args.check_only, flatten=args.flatten)
     if target.suffix == ".onnx":
         fmt = FixedFormat.parse(args.input_format) if args.input_format else None
-        graph = ingest.prepare(target, fmt)
+        graph = ingest.prepare(target, fmt, target="rtl")
         x, y, src = qonnx_rows(graph, args.data, args.scaler, args.vectors) if args.vectors else (None, None, "")
         _print(synth.synth_qonnx(target, args.out or Path("runs") / "synth" / target.stem, x, y, src, fmt, **flow))
         return 0
