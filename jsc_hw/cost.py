@@ -110,7 +110,7 @@ def estimate(cfg: TrialConfig) -> Cost:
 @dataclass(frozen=True)
 class GraphBits:
     weight_bits: int | None  #: widest weight quantiser
-    act_bits: int | None  #: widest activation quantiser (input excluded)
+    act_bits: int | None  #: widest activation quantiser after a Relu (else any but the input's)
     input_bits: int
 
 
@@ -164,8 +164,9 @@ def graph_estimate(graph) -> tuple[Cost, GraphBits]:
     model = graph.model
     weights = {model.find_producer(n.input[1]).name for n in model.graph.node if n.op_type in ("MatMul", "Conv")}
     const = {q.name for q in model.get_nodes_by_op_type("Quant") if model.get_initializer(q.input[0]) is not None}
-    acts = [graph.formats[q.name].bits for q in model.get_nodes_by_op_type("Quant")
-            if q.name not in const and q.name != graph.input_quantiser]
+    acts = [q for q in model.get_nodes_by_op_type("Quant") if q.name not in const and q.name != graph.input_quantiser]
+    relu = [q for q in acts if getattr(model.find_producer(q.input[0]), "op_type", "") == "Relu"]
+    acts = [graph.formats[q.name].bits for q in relu or acts]  # "activations": after a Relu, where there are any
     bn = sum(int(model.get_initializer(i).size) for n in model.get_nodes_by_op_type("BatchNormalization")
              for i in n.input[1:3])
     bias_bits = sum(graph.formats[q.name].bits * _quantised_size(model, q.output[0])

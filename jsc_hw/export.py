@@ -90,9 +90,10 @@ def _bn_probe(graph: Graph, hls_model) -> tuple[tuple[str, ...], str] | None:
     if bn is None:
         return None
     prod = graph.model.find_producer(bn.input[0])
-    if not (bn.input[0] == graph.model.graph.input[0].name or (prod is not None and prod.name == graph.input_quantiser)):
-        raise ExportError(f"{bn.name}: the BatchNorm exactness proof enumerates input codes, so the BatchNorm must read "
-                          f"the graph input or its input quantiser, but it reads {bn.input[0]}")
+    on_input = bn.input[0] == graph.model.graph.input[0].name
+    if not (on_input or (prod is not None and prod.name == graph.input_quantiser)):
+        raise ExportError(f"{bn.name}: the BatchNorm exactness proof enumerates input codes, so the BatchNorm must "
+                          f"read the graph input or its input quantiser, but it reads {bn.input[0]}")
     chain = _after_bn(graph.model)
     if not chain or chain[-1].op_type != "Quant":
         raise ExportError(f"{bn.name}: no Quant node after the BatchNorm to compare its output at")
@@ -208,12 +209,11 @@ def export_fpga(model: Any, x: np.ndarray, y: np.ndarray | None = None,
     result = Verification(agreements, bn, notes)
     cost, bits = graph_estimate(graph)
     info = {"origin": origin, "model": out_dir.name, "weight_bits": bits.weight_bits, "act_bits": bits.act_bits,
-            "input_bits": bits.input_bits, "params": cost.params, "bops": cost.bops, **(context or {}), "backend": spec.backend, "io_type": hls.IO_TYPES[spec.io],
-            "part": spec.part, "clock_ns": spec.clock_ns, "strategy": spec.strategy, "reuse_factor": spec.reuse,
-            "compile_s": round(compile_s, 2), "input_type": graph.input.ap_type, "input_source": graph.input_note,
-            "input_shape": list(graph.input_shape), "softmax_removed": graph.softmax, "float32": float32,
-            "output_type": out_type,
-            "layer_types": types}
+            "input_bits": bits.input_bits, "params": cost.params, "bops": cost.bops, **(context or {}),
+            "backend": spec.backend, "io_type": hls.IO_TYPES[spec.io], "part": spec.part, "clock_ns": spec.clock_ns,
+            "strategy": spec.strategy, "reuse_factor": spec.reuse, "compile_s": round(compile_s, 2),
+            "input_type": graph.input.ap_type, "input_source": graph.input_note, "input_shape": list(graph.input_shape),
+            "softmax_removed": graph.softmax, "float32": float32, "output_type": out_type, "layer_types": types}
     verify.write(result, out_dir, info)
     (out_dir / "README.md").write_text(project_readme(out_dir.name, spec, result))
     return ExportResult(out_dir, qonnx_path, result.primary[1], compile_s, bn, result)

@@ -230,8 +230,8 @@ def check_ops(model, input_tensor: str, target: str = "hls") -> None:
             params = [i for i in n.input if model.get_initializer(i) is not None or _quantised_const(model, i)]
         for name in params if target == "hls" else ():
             if not _quantised_const(model, name):
-                raise Refusal(f"{n.name} ({n.op_type}): its constant {name} has no Quant node, so hls4ml would store it "
-                              "in its default fixed<16,6> (rounded). Quantise every weight and bias (Brevitas "
+                raise Refusal(f"{n.name} ({n.op_type}): its constant {name} has no Quant node, so hls4ml would store "
+                              "it in its default fixed<16,6> (rounded). Quantise every weight and bias (Brevitas "
                               "weight_quant/bias_quant, QKeras kernel_quantizer/bias_quantizer)")
         if n.op_type == "MatMul" and model.get_initializer(n.input[0]) is not None:
             raise Refusal(f"{n.name}: a constant left operand is not a layer; only x @ W is supported")

@@ -66,7 +66,8 @@ class _Walk:
         value = np.asarray(value, np.float64)
         exp = next((e for e in range(40, -64, -1) if np.all(np.mod(value, 2.0 ** e) == 0)), None)
         if exp is None:
-            raise ValueError(f"rtl: constant {tensor} is not on a power-of-two grid (float weights have no integer form)")
+            raise ValueError(f"rtl: constant {tensor} is not on a power-of-two grid (float weights have no integer "
+                             "form)")
         return value, exp
 
     def bias(self, tensor: str, out: int) -> None:
@@ -170,9 +171,10 @@ class _Walk:
         if value.ndim != 3 or len(self.shape) != 2:
             raise ValueError(f"rtl: {n.name}: only 1-D convolutions are lowered (weights {value.shape})")
         pads = attrs.get("pads", [0, 0])
-        if attrs.get("group", 1) != 1 or set(attrs.get("strides", [1])) != {1} or set(attrs.get("dilations", [1])) != {1} \
-                or pads[0] != pads[-1]:
-            raise ValueError(f"rtl: {n.name}: only stride-1, undilated, ungrouped, symmetrically padded Conv is lowered")
+        unit = set(attrs.get("strides", [1])) == set(attrs.get("dilations", [1])) == {1}
+        if attrs.get("group", 1) != 1 or not unit or pads[0] != pads[-1]:
+            raise ValueError(f"rtl: {n.name}: only stride-1, undilated, ungrouped, symmetrically padded Conv is "
+                             "lowered")
         length = self.shape[1]
         w = _conv_matrix(_codes(value, w_exp, f"{n.name} weights"), length, int(pads[0]))
         self.matvec(w, w_exp, (value.shape[0], length + 2 * int(pads[0]) - value.shape[2] + 1))

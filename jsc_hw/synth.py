@@ -312,5 +312,5 @@ def synth_project(project: str | Path, out_dir: str | Path, vectors: int = 2000,
             x = np.moveaxis(x.reshape(len(x), *shape[1:], shape[0]), -1, 1)
         lab = project / "testset_labels.npy"
         labels = np.load(lab)[:vectors] if lab.is_file() else None
-    return synth_qonnx(src, out_dir, x, labels, f"{len(x) if x is not None else 0} rows of {project} "
-                       f"({ver.get('data', 'its verification rows')})", fmt, ver.get("model", project.name), ver, **flow)
+    inputs = f"{len(x) if x is not None else 0} rows of {project} ({ver.get('data', 'its verification rows')})"
+    return synth_qonnx(src, out_dir, x, labels, inputs, fmt, ver.get("model", project.name), ver, **flow)

@@ -58,3 +58,22 @@ def test_mlp_by_hand_and_table_ready() -> None:
 def test_fewer_bits_cost_less(arch: str) -> None:
     hi, lo = cost.estimate(cfg(arch)), cost.estimate(cfg(arch, weight_bits=4, act_bits=4, input_bits=4))
     assert lo.bops < hi.bops and lo.macs == hi.macs and lo.params == hi.params
+
+
+@pytest.mark.parametrize("arch", ["jsc_tiny", "jsc_rs1923", "mlp_64_32_32"])
+@pytest.mark.parametrize("q", [{}, {"weight_bits": 4, "act_bits": 4, "input_bits": 6}], ids=["w8", "w4"])
+def test_the_cost_of_an_exported_graph_is_the_cost_of_its_config(arch, q, tmp_path) -> None:
+    """A model brought as a QONNX file gets its BOPs, parameters and bit widths from the graph: for jsc-hw's own
+    models they must equal the figures computed from the config."""
+    from jsc_hw import export, ingest
+    from jsc_hw.nets import BatchedNet
+
+    c = cfg(arch, **q)
+    net = BatchedNet(c.model, c.quant, [0]).eval()
+    g = ingest.prepare(export.to_qonnx(net.twin(), net.input_shape, tmp_path / "m.onnx"))
+    got, bits = cost.graph_estimate(g)
+    want = cost.estimate(c)
+    assert (got.bops, got.macs, got.params, got.weight_bits_total, got.bias_bits_total) == (
+        want.bops, want.macs, want.params, want.weight_bits_total, want.bias_bits_total)
+    assert (bits.weight_bits, bits.act_bits, bits.input_bits) == (c.quant.weight_bits, c.quant.act_bits,
+                                                                    c.quant.input_bits)

@@ -38,3 +38,27 @@ def test_max_rows_takes_a_seeded_subset():
     assert len(s.train.y) + len(s.val.y) + len(s.test.y) == 1000
     with pytest.raises(ValueError, match="too few"):
         make_splits(Jets(x[:3], y[:3]), DataSpec())
+
+
+def test_a_scaler_file_standardises_the_held_out_split(tmp_path, synthetic_npz):
+    """A model trained elsewhere brings its own standardisation (JSON or NPZ); without one the training split's is
+    fitted, as for jsc-hw's own models."""
+    import json
+
+    from jsc_hw.data import Scaler, held_out_split
+
+    spec = DataSpec(path=str(synthetic_npz))
+    fitted, note = held_out_split(spec)
+    splits = load_splits(spec)
+    assert np.array_equal(fitted.x, splits.test.x) and "training split" in note
+    raw = splits.test.x * np.asarray(splits.scaler.std) + np.asarray(splits.scaler.mean)
+    mine = Scaler(tuple(np.full(16, 1.0)), tuple(np.full(16, 2.0)))
+    (tmp_path / "s.json").write_text(json.dumps({"mean": list(mine.mean), "std": list(mine.std)}))
+    np.savez(tmp_path / "s.npz", mean=np.array(mine.mean), std=np.array(mine.std))
+    for f in ("s.json", "s.npz"):
+        split, note = held_out_split(spec, Scaler.load(tmp_path / f))
+        assert np.allclose(split.x, (raw - 1.0) / 2.0, atol=1e-5) and note.endswith("the given scaler")
+        assert np.array_equal(split.y, splits.test.y)
+    (tmp_path / "bad.json").write_text(json.dumps({"mean": [0.0] * 16}))
+    with pytest.raises(ValueError, match="needs 'mean' and 'std'"):
+        Scaler.load(tmp_path / "bad.json")

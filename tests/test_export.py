@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -185,7 +183,8 @@ def test_cli_exports_a_qkeras_style_qonnx_file_bit_exact_and_catches_a_perturbed
         assert main(["synth", str(out), "--tool", "yosys", "--check-only", "--vectors", "400"]) == 0
         blob = json.loads((out / "synth" / "synth.json").read_text())
         assert blob["rtl_check"]["bit_exact"] and blob["rtl_check"]["vectors"] == 400 and blob["figures"] == []
-        assert "QONNX executor" in blob["rtl_check"]["inputs"] and blob["model"]["origin"] == f"QONNX file qk{bits}.onnx"
+        assert "QONNX executor" in blob["rtl_check"]["inputs"]
+        assert blob["model"]["origin"] == f"QONNX file qk{bits}.onnx"
         assert "RTL vs the QONNX executor" in capsys.readouterr().out
         rows = report.table(report.collect([out]))
         assert {r["origin"] for r in rows} == {f"QONNX file qk{bits}.onnx"}
@@ -229,8 +228,8 @@ def _brevitas_mlp(bits: int = 6, conv: bool = False) -> nn.Module:
         n = 4 * 16
     else:
         n = 16
-    layers += [qnn.QuantLinear(n, 20, **w, **b, return_quant_tensor=True), qnn.QuantReLU(**act, return_quant_tensor=True),
-               qnn.QuantLinear(20, 5, **w, **b)]
+    layers += [qnn.QuantLinear(n, 20, **w, **b, return_quant_tensor=True),
+               qnn.QuantReLU(**act, return_quant_tensor=True), qnn.QuantLinear(20, 5, **w, **b)]
     torch.manual_seed(0)
     model = nn.Sequential(*layers)
     with torch.no_grad():
@@ -315,7 +314,8 @@ def test_a_failed_batchnorm_proof_fails_the_export(tmp_path, monkeypatch):
     result = export.export_fpga(net.twin(0), inputs(300).numpy(), None, tmp_path / "prj", input_shape=net.input_shape)
     assert all(a.bit_exact for a in result.verification.agreements.values())
     assert result.batchnorm["values_exact"] == result.batchnorm["values_checked"] - 1 == 16 * 256 - 1
-    assert not result.bit_exact and json.loads((tmp_path / "prj" / "verification.json").read_text())["bit_exact"] is False
+    assert not result.bit_exact
+    assert json.loads((tmp_path / "prj" / "verification.json").read_text())["bit_exact"] is False
     assert "NOT exact" in (tmp_path / "prj" / "VERIFICATION.md").read_text()
 
 
@@ -329,3 +329,25 @@ def test_the_batchnorm_proof_checks_its_precondition(tmp_path):
     assert export._bn_probe(g, g.model)[1].startswith("Quant")
     with pytest.raises(export.ExportError, match="must read the graph input or its input quantiser"):
         export._bn_probe(replace(g, input_quantiser=None), g.model)
+
+
+def test_rows_a_qonnx_model_is_checked_on(tmp_path, synthetic_npz):
+    """A JSC-shaped model (16 -> 5) on the JSC test split (the given dataset and scaler); any other on seeded rows on
+    its input grid; --data for a model that is not a JSC model is refused."""
+    from qonnx_graphs import qkeras_mlp, random_layers
+
+    from jsc_hw.cli.export import qonnx_rows
+    from jsc_hw.data import Scaler, held_out_split
+
+    jsc = ingest.prepare(qkeras_mlp(random_layers((16, 8, 5))))
+    x, y, source = qonnx_rows(jsc, str(synthetic_npz), None, 100)
+    split, _ = held_out_split(DataSpec(path=str(synthetic_npz)))
+    assert np.array_equal(x, split.x[:100]) and np.array_equal(y, split.y[:100]) and "training split" in source
+    np.savez(tmp_path / "s.npz", mean=np.zeros(16), std=np.full(16, 4.0))
+    x4, _, source = qonnx_rows(jsc, str(synthetic_npz), tmp_path / "s.npz", 100)
+    assert not np.allclose(x4, x) and "given scaler" in source
+    other = ingest.prepare(qkeras_mlp(random_layers((10, 8, 3))))
+    x, y, source = qonnx_rows(other, None, None, 50)
+    assert x.shape == (50, 10) and y is None and np.array_equal(x, other.input.quantise(x)) and "seeded" in source
+    with pytest.raises(ValueError, match="not the 16 JSC features and 5 classes"):
+        qonnx_rows(other, str(synthetic_npz), None, 50)

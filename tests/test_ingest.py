@@ -15,7 +15,7 @@ from jsc_hw import export, ingest
 from jsc_hw.config import QuantSpec
 from jsc_hw.fixed import FixedFormat
 from jsc_hw.nets import BatchedNet
-from qonnx_graphs import Q, qkeras_mlp, quantized_bits, quantized_relu, random_layers
+from qonnx_graphs import Q, qkeras_mlp, quantized_bits, random_layers
 
 LAYERS = random_layers((16, 12, 8, 5), seed=3)
 

@@ -80,8 +80,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="how the best trial of a run is chosen")
     p.add_argument("--rows", type=int, help="verify on the first N test rows (default: the whole test split; "
                                             f"random rows of a non-JSC QONNX model: {RANDOM_ROWS})")
-    p.add_argument("--input-format", metavar="TYPE", help="QONNX file without an input quantiser: the input type, e.g. "
-                                                          "'fixed<16,6>' (default, hls4ml's) or 'fixed<12,4,RND_CONV,SAT>'")
+    p.add_argument("--input-format", metavar="TYPE",
+                   help="QONNX file without an input quantiser: the input type, e.g. 'fixed<16,6>' (default, hls4ml's) "
+                        "or 'fixed<12,4,RND_CONV,SAT>'")
     p.add_argument("--data", metavar="PATH", help="QONNX file: the JSC dataset to check it on (default: the embedded "
                                                   "one; its test split)")
     p.add_argument("--scaler", type=Path, metavar="FILE", help="QONNX file: the standardisation the model was trained "
