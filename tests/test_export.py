@@ -295,6 +295,7 @@ def test_negative_synth_vectors_are_refused(tmp_path, caplog):
     assert "--vectors -5" in caplog.records[-1].getMessage() and not (tmp_path / "s").exists()
 
 
+@pytest.mark.slow
 def test_a_failed_batchnorm_proof_fails_the_export(tmp_path, monkeypatch):
     """Every row may agree, yet a BatchNorm value that differs for one input code makes the export NOT bit-exact."""
     from conftest import inputs, net_with_bn_stats
