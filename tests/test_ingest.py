@@ -138,3 +138,19 @@ def test_refuses_what_has_no_single_input_and_output():
     model = qkeras_mlp(LAYERS, softmax=False)
     model.graph.output.append(onnx.helper.make_tensor_value_info("model/fc1/MatMul:0", onnx.TensorProto.FLOAT, [1, 12]))
     _refused(model, "1 inputs and 2 outputs: jsc-hw exports single-input, single-output networks")
+
+
+def test_a_path_a_model_proto_and_a_model_wrapper_are_the_same_graph(tmp_path):
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    proto = qkeras_mlp(LAYERS)
+    onnx.save(proto, str(tmp_path / "m.onnx"))
+    wrapper = ModelWrapper(str(tmp_path / "m.onnx"))
+    before = wrapper.model.SerializeToString()
+    graphs = [ingest.prepare(src) for src in (tmp_path / "m.onnx", str(tmp_path / "m.onnx"), proto, wrapper)]
+    assert wrapper.model.SerializeToString() == before  # the caller's model is not changed
+    x = ingest.random_rows(graphs[0], 200)
+    outs = [ingest.execute(g.model, x) for g in graphs]
+    assert all(g.formats == graphs[0].formats for g in graphs) and all(np.array_equal(o, outs[0]) for o in outs)
+    with pytest.raises(FileNotFoundError, match="no such QONNX file"):
+        ingest.prepare(tmp_path / "missing.onnx")
