@@ -22,18 +22,36 @@ def _embedded():
         return d["features"], d["label"], d["chunk"], json.loads(str(d["meta"]))
 
 
-@pytest.mark.parametrize("cls", ["g", "t"])
-def test_cpp_and_numpy_backends_agree(cls):
-    cpp, ref = load_backend("cpp"), load_backend("numpy")
+@pytest.mark.parametrize("cls,radius", [("g", 0.8), ("t", 0.4)])
+def test_backends_agree(cls, radius):
+    """The fused ECF pass (cpp), the fjcontrib classes one by one and the pure-numpy code give the same jets."""
+    backends = [load_backend(name) for name in ("cpp", "fjcontrib", "numpy")]
     stream = events(cls, 77, PythiaSettings())
     for _ in range(3):
-        p4, _ = next(stream)
-        a, b = cpp.compute(p4, 0.8, 100.0, 1), ref.compute(p4, 0.8, 100.0, 1)
-        assert a.shape == b.shape == (1, len(COLUMNS))
-        np.testing.assert_allclose(a, b, rtol=1e-9)
-        f = dict(zip(COLUMNS, a[0]))
+        p4, _ = next(stream).final_state()
+        rows = [b.compute(p4, radius, 100.0, 1) for b in backends]
+        assert all(r.shape == (1, len(COLUMNS)) for r in rows)
+        for r in rows[1:]:
+            np.testing.assert_allclose(rows[0], r, rtol=1e-9)
+        f = dict(zip(COLUMNS, rows[0][0]))
         assert f["j_d2_a1_b1_mmdt"] == pytest.approx(f["j_d2_b1_mmdt"], rel=1e-12)  # identical by definition
         assert f["j_multiplicity"] >= f["j_nconst_mmdt"] >= 2 and f["j_zlogz"] < 0
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_leading_jet_from_pythia_equals_fastjet_on_the_final_state(cls):
+    """Pythia's SlowJet (fjcore) finds the same leading jet as FastJet on every visible particle, so the
+    particle-level fast path (constituents only) gives the same rows as clustering the copied final state."""
+    cpp, ref = load_backend("cpp"), load_backend("numpy")
+    stream = events(cls, 78, PythiaSettings())
+    for _ in range(4):
+        ev = next(stream)
+        p4, _ = ev.final_state()
+        full = cpp.compute(p4, 0.8, 100.0, 1)
+        cons = ev.leading_jet(0.8, 100.0)
+        assert len(cons) == full[0, COLUMNS.index("j_multiplicity")]
+        np.testing.assert_allclose(cpp.jet(cons), full, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(ref.jet(cons), full, rtol=1e-9, atol=1e-12)
 
 
 def test_detector_cells_conserve_energy_and_follow_the_tag():

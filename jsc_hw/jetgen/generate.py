@@ -25,8 +25,9 @@ import numpy as np
 from tqdm import tqdm
 
 from jsc_hw.jetgen.detector import detector_spec, emulate
-from jsc_hw.jetgen.features import COLUMNS, load_backend
-from jsc_hw.jetgen.pythia import PythiaSettings, events
+from jsc_hw.jetgen.columns import COLUMNS
+from jsc_hw.jetgen.features import load_backend
+from jsc_hw.jetgen.pythia import Event, PythiaSettings, events
 from jsc_hw.schema import CLASSES, FEATURES
 
 log = logging.getLogger(__name__)
@@ -76,11 +77,16 @@ def chunk_seed(seed: int, cls: str, index: int) -> int:
     return 1 + int.from_bytes(digest[:8], "little") % 900_000_000
 
 
-def event_jets(p4: np.ndarray, pdg: np.ndarray, s: GenSettings, rng: np.random.Generator) -> np.ndarray:
-    """Rows of ``features.COLUMNS`` for the leading jet of one event (0 or 1 rows), detector applied if set."""
+def event_jets(ev: Event, s: GenSettings, rng: np.random.Generator) -> np.ndarray:
+    """Rows of ``features.COLUMNS`` for the leading jet of one event (0 or 1 rows), detector applied if set.
+    At particle level the jet is found inside Pythia (:meth:`Event.leading_jet`), so only its constituents
+    are copied; the detector needs every particle."""
     spec = detector_spec(s.detector)
-    objects = p4 if spec is None else emulate(p4, pdg, spec, rng)
-    return load_backend(s.backend).compute(objects, s.radius, s.jet_ptmin, 1)
+    backend = load_backend(s.backend)
+    if spec is None:
+        return backend.jet(ev.leading_jet(s.radius, s.jet_ptmin))
+    p4, pdg = ev.final_state()
+    return backend.compute(emulate(p4, pdg, spec, rng), s.radius, s.jet_ptmin, 1)
 
 
 def run_chunk(s: GenSettings, chunk: Chunk) -> dict[str, np.ndarray | int | float]:
@@ -91,9 +97,9 @@ def run_chunk(s: GenSettings, chunk: Chunk) -> dict[str, np.ndarray | int | floa
     rows, n_events, n_window, n_undefined = [], 0, 0, 0
     t0 = time.process_time()
     while len(rows) < chunk.n_jets:
-        p4, pdg = next(stream)
+        ev = next(stream)
         n_events += 1
-        for jet in event_jets(p4, pdg, s, rng):
+        for jet in event_jets(ev, s, rng):
             if not s.jet_pt_window[0] < jet[0] < s.jet_pt_window[1]:
                 n_window += 1
             elif not np.all(np.isfinite(jet[FEATURE_COLS])):

@@ -49,8 +49,38 @@ def version() -> str:
     return f"{py.parm('Pythia:versionNumber'):.3f}"
 
 
-def events(cls: str, seed: int, settings: PythiaSettings) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Endless stream of (p4 (n,4) px,py,pz,E; pdg ids (n,)) of the visible final state (neutrinos removed)."""
+class Event:
+    """The current Pythia event of a stream (valid until the stream advances): its visible final state, or the
+    constituents of its leading anti-kT jet found inside Pythia by SlowJet (fjcore, E-scheme, standard
+    Delta R), which avoids copying every particle into Python: the same jets as FastJet on the full final state."""
+
+    def __init__(self, py, jet_finders: dict[tuple[float, float], object]):
+        self._py, self._finders = py, jet_finders
+
+    def final_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """(p4 (n,4) px,py,pz,E; pdg ids (n,)) of the visible final state (neutrinos removed)."""
+        rows = [(p.px(), p.py(), p.pz(), p.e(), p.id()) for p in self._py.event.particles()
+                if p.isFinal() and p.idAbs() not in NEUTRINOS]
+        arr = np.array(rows, dtype=np.float64).reshape(-1, 5)
+        return np.ascontiguousarray(arr[:, :4]), arr[:, 4].astype(np.int64)
+
+    def leading_jet(self, radius: float, ptmin: float) -> np.ndarray:
+        """(n,4) constituents of the leading visible anti-kT jet above ``ptmin`` ((0,4) if there is none)."""
+        import pythia8mc
+
+        key = (radius, ptmin)
+        if key not in self._finders:  # power -1 = anti-kT, no particle |eta| cut, select 2 = visible, true masses
+            self._finders[key] = pythia8mc.SlowJet(-1, radius, ptmin, 1e6, 2, 2, None, True, True)
+        finder, ev = self._finders[key], self._py.event
+        finder.analyze(ev)
+        if finder.sizeJet() == 0:
+            return np.zeros((0, 4))
+        return np.array([(ev[i].px(), ev[i].py(), ev[i].pz(), ev[i].e()) for i in finder.constituents(0)],
+                        dtype=np.float64).reshape(-1, 4)
+
+
+def events(cls: str, seed: int, settings: PythiaSettings) -> Iterator[Event]:
+    """Endless stream of events of one class (the same object, advanced in place)."""
     import pythia8mc
 
     if cls not in PROCESSES:
@@ -63,10 +93,7 @@ def events(cls: str, seed: int, settings: PythiaSettings) -> Iterator[tuple[np.n
             raise ValueError(f"Pythia rejected the setting {cmd!r}")
     if not py.init():
         raise RuntimeError(f"Pythia initialisation failed for class {cls!r}")
+    view = Event(py, {})
     while True:
-        if not py.next():
-            continue
-        rows = [(p.px(), p.py(), p.pz(), p.e(), p.id()) for p in py.event.particles()
-                if p.isFinal() and p.idAbs() not in NEUTRINOS]
-        arr = np.array(rows, dtype=np.float64).reshape(-1, 5)
-        yield np.ascontiguousarray(arr[:, :4]), arr[:, 4].astype(np.int64)
+        if py.next():
+            yield view
