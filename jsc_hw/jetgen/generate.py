@@ -50,7 +50,7 @@ class GenSettings:
         """Inverse of :meth:`to_json` (e.g. the ``settings`` of a data card's ``meta``)."""
         py = d["pythia"]
         pythia = PythiaSettings(sqrt_s=py["sqrt_s"], pthat=tuple(py["pthat"]), limit_tau0=py["limit_tau0"],
-                                extra=tuple(py["extra"]))
+                                on_shell=py.get("on_shell", False), extra=tuple(py["extra"]))
         rest = {k: v for k, v in d.items() if k != "pythia"}
         return cls(**rest | {"jet_pt_window": tuple(d["jet_pt_window"])}, pythia=pythia)
 

@@ -24,6 +24,11 @@ QUIET = ("Print:quiet = on", "Next:numberCount = 0", "Next:numberShowEvent = 0",
          "Next:numberShowProcess = 0", "Init:showChangedSettings = off", "Init:showProcesses = off",
          "Init:showChangedParticleData = off")
 NEUTRINOS = frozenset({12, 14, 16, 18})
+#: class -> (PDG id, pole mass in GeV) of the undecayed hard-process resonance that the original MadGraph5 samples
+#: wrote to their LHE files, on shell at the masses of MadGraph5's default ``sm`` model: MZ 91.188 and MT 173.0
+#: are its inputs (Pythia's own 91.1876 and 173.0 within 1 MeV); MW = 79.824 is derived there at tree level
+#: from G_F, alpha(MZ) and MZ (Pythia's W is 80.385 GeV)
+RESONANCE: dict[str, tuple[int, float]] = {"w": (24, 79.824), "z": (23, 91.188), "t": (6, 173.0)}
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,10 @@ class PythiaSettings:
     sqrt_s: float = 13000.0
     pthat: tuple[float, float] = (995.0, 1005.0)
     limit_tau0: bool = True  # c*tau0 > 10 mm stable (K0S, Lambda, Sigma, Xi), like the original's PDG-ID lists
+    # the W, Z or t of the hard process at a fixed mass (RESONANCE): MadGraph writes undecayed final-state
+    # resonances on shell and Pythia decays them at the mass it reads (for t, the W of its decay keeps its
+    # Breit-Wigner)
+    on_shell: bool = False
     extra: tuple[str, ...] = ()
 
     def commands(self, cls: str, seed: int) -> list[str]:
@@ -39,6 +48,9 @@ class PythiaSettings:
                 *QUIET, *PROCESSES[cls]]
         if self.limit_tau0:
             cmds += ["ParticleDecays:limitTau0 = on", "ParticleDecays:tau0Max = 10"]
+        if self.on_shell and cls in RESONANCE:
+            pdg, mass = RESONANCE[cls]
+            cmds += [f"{pdg}:m0 = {mass}", f"{pdg}:doForceWidth = on", f"{pdg}:mWidth = 0.001"]
         return cmds + list(self.extra)
 
 
