@@ -49,8 +49,11 @@ VARIANTS: dict[str, Variant] = {
     "noisr": Variant(PythiaSettings(extra=("PartonLevel:ISR = off",)), ("w", "z"), "no initial-state radiation"),
     "nofsrres": Variant(PythiaSettings(extra=("PartonLevel:FSRinResonances = off",)), ("w", "z"),
                         "no FSR inside W/Z decays"),
+    "onshell_pdg": Variant(PythiaSettings(extra=tuple(f"{p}:{k}" for p in (23, 24, 6)
+                                                  for k in ("doForceWidth = on", "mWidth = 0.001"))),
+                           ("w", "z", "t"), "W/Z/t of the hard process at Pythia's pole masses (width 1 MeV)"),
     "onshell": Variant(PythiaSettings(on_shell=True), ("w", "z", "t"),
-                       "W/Z/t of the hard process at the pole mass, as MadGraph writes undecayed resonances"),
+                       "W/Z/t at MadGraph5 sm masses (W 79.824), as MadGraph writes undecayed resonances"),
 }
 #: jet recipe -> (detector tag, anti-kT radius); all applied to the same events
 RECIPES: dict[str, tuple[str, float]] = {
