@@ -25,11 +25,12 @@ from jsc_hw.jetgen.generate import GenSettings, event_jets
 from jsc_hw.jetgen.pythia import events
 from jsc_hw.schema import CLASSES
 
-RECIPES = {"particle R=0.8": ("none", 0.8), "detector r1_h022_e0175_t220 R=0.4": ("r1_h022_e0175_t220_nonu", 0.4)}
+RECIPES = {"default: detector r05_h010_e005_t220, R=0.4, on-shell W/Z/t": ("r05_h010_e005_t220_nonu", 0.4),
+           "particle level, R=0.8, on-shell W/Z/t": ("none", 0.8)}
 
 
 def measure(cls: str, n_events: int, detector: str, radius: float, seed: int = 11) -> dict[str, float]:
-    s = GenSettings(detector=detector, radius=radius)
+    s = GenSettings(detector=detector, radius=radius)  # the default Pythia settings (on-shell W/Z/t)
     ref, spec = load_backend("fjcontrib"), detector_spec(detector)
     stream = events(cls, seed, s.pythia)
     next(stream)  # Pythia's initialisation (~0.7 s) is not a per-jet cost

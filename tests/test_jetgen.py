@@ -10,6 +10,7 @@ from importlib import resources
 import numpy as np
 import pytest
 
+from jsc_hw.jetgen.card import card_text, departures
 from jsc_hw.jetgen.detector import DetectorSpec, emulate
 from jsc_hw.jetgen.features import COLUMNS, load_backend
 from jsc_hw.jetgen.generate import FEATURE_COLS, Chunk, GenSettings, chunk_seed, generate, plan, run_chunk
@@ -100,6 +101,17 @@ def test_generate_resumes_by_chunk(tmp_path):
         assert d["features"].shape == (5, 16) and np.all(np.isfinite(d["features"]))
     with pytest.raises(ValueError, match="holds a run with other settings"):
         generate(5, tmp_path, replace(s, seed=6), workers=1)
+    card = card_text(first, "jsc-hw data generate ...")
+    assert "| 1 | 1 | 1 | 1 | 1 |" in card  # one jet per class
+    assert "departs from the default recipe" not in card  # seed and chunk size are not part of the recipe
+    assert "r05_h010_e005_t220_nonu" in card and "on shell" in card
+
+
+def test_card_names_departures_from_the_default_recipe():
+    assert departures(GenSettings(seed=9, chunk_jets=7).to_json()) == []
+    other = replace(GenSettings(), radius=0.8, pythia=PythiaSettings(on_shell=False)).to_json()
+    (line, _) = departures(other)
+    assert "`radius` = 0.8 (default 0.4)" in line and "'on_shell': False" in line
 
 
 def test_shipped_rows_regenerate_from_their_seed():
