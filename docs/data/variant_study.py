@@ -4,10 +4,17 @@ one protocol against the real data's fingerprint: the confusion matrix of a 16-6
 real OpenML 42468 training split (true labels of its 166,000-row test split with that model's outputs:
 ../shared/data/jsc-real/, copied below as numbers), and the W/Z groomed-mass peaks.
 
-    PYTHONPATH=. python docs/data/variant_study.py generate --events 3000 --workers 2 --out runs/variants
-    PYTHONPATH=. python docs/data/variant_study.py score --out runs/variants     # its variants.json, variants.md
-    PYTHONPATH=. python docs/data/variant_study.py figures --out runs/variants
+    R1='"particle R0.8" "particle R0.4" "detector r1 R0.4" "detector r1 R0.8"'
+    R05='"detector r05 R0.4" "detector r05 R0.8" "particle R0.8" "particle R0.4"'
+    S=docs/data/variant_study.py
+    eval python $S generate --out runs/variants --variants base onshell_pdg nompi noisr nofsrres --recipes $R1
+    eval python $S generate --out runs/variants_r05 --variants onshell --recipes $R05
+    eval python $S score --out runs/variants --variants base onshell_pdg nompi noisr nofsrres --recipes $R1
+    eval python $S score --out runs/variants_r05 --variants onshell --recipes $R05
+    python $S collect --out runs/variants runs/variants_r05        # docs/data/variants.{json,md}
+    python $S figures --out runs/variants runs/variants_r05         # docs/data/variants_mass.png
 
+(3,000 events per class and variant, ~1-1.5 CPU-hours in all; PYTHONPATH=. from the repository root.)
 Generation resumes: a (variant, class) file that exists is not generated again.
 """
 
@@ -188,14 +195,26 @@ def table(results: dict) -> str:
     return head + real + rows
 
 
-def figures(out: Path, shown: tuple[str, ...] = ("base | detector r1 R0.4", "base | particle R0.8",
-                                                  "onshell | detector r1 R0.8", "onshell | particle R0.8")) -> None:
-    """Groomed mass and C1^(2) per class in the style of the real histograms (50 bins, density, log y)."""
-    import matplotlib.pyplot as plt
+def collect(outs: list[Path]) -> None:
+    """Merge the scores of several run folders into docs/data/variants.{json,md} (the table in docs/data.md)."""
+    results = {}
+    for out in outs:
+        results |= json.loads((out / "variants.json").read_text())
+    (HERE / "variants.json").write_text(json.dumps(results, indent=1))
+    (HERE / "variants.md").write_text(table(results))
 
-    fig, axes = plt.subplots(2, len(shown), figsize=(4.2 * len(shown), 7), squeeze=False)
+
+def figures(outs: list[Path], shown: tuple[str, ...] = (
+        "base | detector r1 R0.4", "base | particle R0.8", "onshell | particle R0.4", "onshell | detector r05 R0.4")
+        ) -> None:
+    """Groomed mass and C1^(2) per class in the style of the real histograms (50 bins, density, log y)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4.2 * len(shown), 7))
+    axes = fig.subplots(2, len(shown), squeeze=False)
     for k, key in enumerate(shown):
         v, r = key.split(" | ")
+        out = next(o for o in outs if all(_file(o, _source(v, c), c).exists() for c in CLASSES))
         x, y = load(out, v, r)
         for row, (name, rng) in enumerate((("j_mass_mmdt", (0, 350)), ("j_c1_b2_mmdt", (0, 0.062)))):
             ax = axes[row, k]
@@ -206,18 +225,19 @@ def figures(out: Path, shown: tuple[str, ...] = ("base | detector r1 R0.4", "bas
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(HERE / "variants_mass.png", dpi=80)
-    plt.close(fig)
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("step", choices=["generate", "score", "figures"])
+    ap.add_argument("step", choices=["generate", "score", "collect", "figures"])
     ap.add_argument("--events", type=int, default=3000)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=Path("runs/variants"))
+    ap.add_argument("--out", type=Path, nargs="+", default=[Path("runs/variants")],
+                    help="run folder (collect: several)")
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
     a = ap.parse_args()
-    {"generate": lambda: generate(a.events, a.out, a.workers, a.variants, a.recipes),
-     "score": lambda: score_all(a.out, a.variants, a.recipes),
+    out = a.out[0]
+    {"generate": lambda: generate(a.events, out, a.workers, a.variants, a.recipes),
+     "score": lambda: score_all(out, a.variants, a.recipes), "collect": lambda: collect(a.out),
      "figures": lambda: figures(a.out)}[a.step]()
