@@ -158,7 +158,10 @@ def generate(n_jets: int, out: Path, s: GenSettings, workers: int = 1, executor:
         raise ValueError(f"{meta_file}: this folder holds a run with other settings; "
                          "use a new --out folder or the same --jets/--seed/options to resume")
     meta_file.write_text(json.dumps(meta, indent=2))
-    todo = [c for c in plan(n_jets, s.chunk_jets) if not (chunks_dir / f"{c.name}.npz").exists()]
+    # round robin over the classes (chunk 0 of every class, then chunk 1, ...): what a long run has finished when
+    # it is stopped is balanced; the output does not depend on the order
+    todo = sorted((c for c in plan(n_jets, s.chunk_jets) if not (chunks_dir / f"{c.name}.npz").exists()),
+                  key=lambda c: (c.index, CLASSES.index(c.cls)))
     if executor not in ("local", "ray"):
         raise ValueError(f"unknown executor {executor!r}; choose 'local' or 'ray'")
     log.info("%s: %d chunks to generate with %d workers (%s)", out, len(todo), workers, executor)
