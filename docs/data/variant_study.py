@@ -169,13 +169,16 @@ def score_all(out: Path, variants: list[str], recipes: list[str]) -> dict:
     import torch
 
     torch.set_num_threads(1)  # 11k-row MLPs: one thread is as fast and leaves the other core free
-    results = {}
+    done = out / "variants.json"
+    results = json.loads(done.read_text()) if done.exists() else {}  # scores already made are kept
     for v in variants:
         for r in recipes:
+            if f"{v} | {r}" in results:
+                continue
             results[f"{v} | {r}"] = s = {"variant": v, "recipe": r, **score(*load(out, v, r))}
             print(f"{v:9s} {r:18s} acc {s['accuracy']:.3f} W->Z {s['w_to_z']:.3f} Z->W {s['z_to_w']:.3f} "
                   f"W peak {s['w_peak7']:.2f} L1 {s['l1_to_real']:.2f}", flush=True)
-    (out / "variants.json").write_text(json.dumps(results, indent=1))
+            done.write_text(json.dumps(results, indent=1))
     (out / "variants.md").write_text(table(results))
     return results
 
