@@ -15,7 +15,7 @@ import csv
 import html
 import io
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -108,7 +108,8 @@ def collect(paths: list[str | Path]) -> list[Row]:
         if p.is_file() and p.suffix == ".json":
             rows += read_synth_json(p)
         elif (p / "records").is_dir():
-            synthesised = {f.parent.name: read_synth_json(f) for f in sorted(p.glob("synth/*/synth.json"))}
+            synthesised = {f.parent.name: [replace(r, model=replace(r.model, name=f.parent.name)) for r in
+                                           read_synth_json(f)] for f in sorted(p.glob("synth/*/synth.json"))}
             rows += [r for run_row in _run_rows(p) for r in synthesised.get(run_row.model.name, [run_row])]
         elif p.is_dir():
             found = sorted(p.rglob("synth.json"))

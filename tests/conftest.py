@@ -63,3 +63,20 @@ def net_with_bn_stats(arch: str, q: QuantSpec, seed: int = 0) -> BatchedNet:
 
 def inputs(n: int, seed: int = 1) -> torch.Tensor:
     return torch.from_numpy(np.random.default_rng(seed).normal(0, 1.5, (n, 16)).astype(np.float32))
+
+
+def biased_lowering(lower, offset: int = 4096):
+    """``rtl.lower`` with the first MatVec's first bias ``offset`` LSBs off: RTL that must fail the Verilator check
+    (the fault test_verilator injects, large enough to change an output on any input)."""
+    from dataclasses import replace
+
+    from jsc_hw import rtl
+
+    def wrong(twin, shape):
+        net = lower(twin, shape)
+        mv = next(s for s in net.stages if isinstance(s, rtl.MatVec))
+        b = mv.b.copy()
+        b[0] += offset
+        return replace(net, stages=tuple(replace(s, b=b) if s is mv else s for s in net.stages))
+
+    return wrong

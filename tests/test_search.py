@@ -175,3 +175,21 @@ def test_search_killed_mid_run_resumes_like_an_uninterrupted_run(synthetic_npz, 
     straight = run_search(search_from_dict(raw), tmp_path / "straight")
     assert history(out) == history(straight)
     assert len(history(out)) == 8
+
+
+def test_the_lut_objective_refuses_rtl_that_is_not_bit_exact(synthetic_npz, tmp_path, monkeypatch):
+    """The LUT cost runs a short Verilator check first; with a wrong bias in the lowering, no LUT count comes out."""
+    from conftest import biased_lowering
+    from jsc_hw import rtl, search, synth
+    from jsc_hw.config import DataSpec, QuantSpec, TrainSpec, TrialConfig
+    from jsc_hw.errors import NotBitExact
+    from jsc_hw.jobs import Job, train_repeats, write_trained
+
+    cfg = TrialConfig(name="t0000", data=DataSpec(path=str(synthetic_npz)), train=TrainSpec(epochs=1),
+                      quant=QuantSpec(weight_bits=4, act_bits=4, input_bits=4))
+    (rec,) = write_trained(tmp_path, train_repeats(Job(cfg, (0,))))
+    real = rtl.lower
+    monkeypatch.setattr(synth.rtl, "lower", biased_lowering(real))
+    with pytest.raises(NotBitExact, match=r"t0000__r0: its RTL is RTL NOT bit-exact \(\d+/200\) against PyTorch"):
+        search.COSTS["lut"](tmp_path, rec)
+    assert not (tmp_path / "synth" / "t0000__r0" / "yosys_xc7").exists()
