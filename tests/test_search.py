@@ -143,6 +143,12 @@ def test_bad_budgets_and_overrides_are_refused(synthetic_npz, tmp_path, caplog):
     assert not (tmp_path / "r").exists() and not (tmp_path / "run").exists()
 
 
+def test_opening_a_study_leaves_optunas_global_verbosity_alone(synthetic_npz, tmp_path):
+    before = optuna.logging.get_verbosity()
+    open_study(search_from_dict(spec_dict(synthetic_npz)), tmp_path)
+    assert optuna.logging.get_verbosity() == before
+
+
 def test_missing_optuna_names_the_extra(synthetic_npz, tmp_path, monkeypatch):
     spec = search_from_dict(spec_dict(synthetic_npz))
     monkeypatch.setitem(sys.modules, "optuna", None)  # what `import optuna` does where Optuna is not installed
