@@ -22,6 +22,8 @@ from jsc_hw.data import load_splits
 from jsc_hw.nets import BatchedNet
 from jsc_hw.train import fit, save_checkpoint
 
+pytestmark = pytest.mark.requires("export")
+
 
 def test_channels_last_terminates_on_conv1d_residual_and_keeps_the_function(tmp_path):
     """qonnx's own pass spins forever on Conv1d + residual Add; ours must end, bounded, with no Transpose left,

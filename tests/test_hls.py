@@ -21,6 +21,8 @@ from jsc_hw.export import export_fpga
 from jsc_hw.nets import BatchedNet
 from jsc_hw.train import fit
 
+pytestmark = pytest.mark.requires("export")
+
 ROWS = 2000
 
 

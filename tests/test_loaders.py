@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 
-import h5py
 import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from jsc_hw import loaders
-from jsc_hw.loaders import read_jets
-from jsc_hw.schema import CLASSES, FEATURES
+WHY = "the data extra reads these formats: pip install 'jsc-hw[data]'"
+h5py = pytest.importorskip("h5py", reason=WHY)
+pd = pytest.importorskip("pandas", reason=WHY)
+pa = pytest.importorskip("pyarrow", reason=WHY)
+pq = pytest.importorskip("pyarrow.parquet", reason=WHY)
+
+from jsc_hw import loaders  # noqa: E402
+from jsc_hw.loaders import read_jets  # noqa: E402
+from jsc_hw.schema import CLASSES, FEATURES  # noqa: E402
 
 # first five rows of OpenML 42468 (hls4ml-tutorial part1 output): 16 features in OpenML order + class
 OPENML_NAMES = [f[2:] for f in FEATURES]

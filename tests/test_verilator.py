@@ -14,6 +14,8 @@ from jsc_hw import rtl, verilator
 from jsc_hw.config import QuantSpec
 from jsc_hw.verilog import write_verilog
 
+pytestmark = pytest.mark.requires("verilator")
+
 
 def test_every_input_code_of_a_small_net(tmp_path) -> None:
     """All 65,536 inputs of a two-layer net: the Verilog equals the numpy integer model (shared modules,
