@@ -1,6 +1,7 @@
 """Typed, frozen configuration: what one training run is, and what a sweep of them is.
 
-YAML is read only here (``load_sweep``, ``parse_sets``) and turned into these dataclasses at once; an unknown key or a value
+YAML is read only here (``load_sweep``, ``parse_sets``) and turned into these dataclasses at once; an unknown key or a
+value
 of the wrong type is rejected with a message naming the key.  ``TrialConfig`` is saved next to every result.
 """
 

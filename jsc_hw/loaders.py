@@ -166,7 +166,7 @@ def read_arff(path: Path, drop_invalid: bool = False) -> Jets:
 
     names: list[str] = []
     with open(path, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
+        for line in fh:
             s = line.strip()
             if s.lower().startswith("@attribute"):
                 names.append(s.split(None, 2)[1].strip("'\""))

@@ -64,7 +64,7 @@ def _worker(job_fn: Callable[..., Any], run_dir: Path, tasks: Any, messages: Any
         i, job = task
         messages.put(("start", i, pid))
         try:
-            job_fn(job, run_dir, lambda epoch, n=len(job.repeats): messages.put(("tick", i, n)))
+            job_fn(job, run_dir, lambda epoch, i=i, n=len(job.repeats): messages.put(("tick", i, n)))
             messages.put(("done", i, None))
         except Exception as exc:  # the job wrote nothing; tell the driver in one line (any exception pickles)
             messages.put(("failed", i, (_one_line(exc), "".join(traceback.format_exception(exc)))))
@@ -129,8 +129,9 @@ def run_local(jobs: list[Job], run_dir: Path, workers: int | None, address: str 
     pool = _Pool(workers, job_fn, run_dir)
     clean = False
     try:
-        with sigterm_as_interrupt(), Progress(f"sweep {run_dir.name}", {
-                "trials": len(jobs), "epochs": sum(j.epochs for j in jobs)}, {"trials": "trial", "epochs": "ep"}) as bar:
+        totals = {"trials": len(jobs), "epochs": sum(j.epochs for j in jobs)}
+        units = {"trials": "trial", "epochs": "ep"}
+        with sigterm_as_interrupt(), Progress(f"sweep {run_dir.name}", totals, units) as bar:
             for i, job in enumerate(jobs):
                 pool.tasks.put((i, job))
             pending, owner = set(range(len(jobs))), {}  # job index -> pid of the worker training it

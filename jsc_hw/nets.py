@@ -1,7 +1,8 @@
 """The model zoo.  Adding a model = one builder function + one line in ``ARCHITECTURES``.
 
 A builder takes the model spec (its ``arch`` and, for ``mlp``, the ``hidden`` widths), the quantisation spec
-and the number of repeats, and returns the layer list and the input shape of one sample.  ``tests/test_nets.py`` runs over the whole table (parameter counts, twin equality).
+and the number of repeats, and returns the layer list and the input shape of one sample.  ``tests/test_nets.py`` runs
+over the whole table (parameter counts, twin equality).
 """
 
 from __future__ import annotations

@@ -114,7 +114,8 @@ def collect(paths: list[str | Path]) -> list[Row]:
         elif p.is_dir():
             found = sorted(p.rglob("synth.json"))
             rows += [r for f in found for r in read_synth_json(f)]
-            rows += [r for proj in sorted({v.parent for v in p.rglob("verification.json")}) for r in _project_rows(proj)]
+            projects = sorted({v.parent for v in p.rglob("verification.json")})
+            rows += [r for proj in projects for r in _project_rows(proj)]
         else:
             raise MissingError(f"{p}: give synth.json files, hls4ml project folders or sweep run folders")
     if not rows:
@@ -168,7 +169,8 @@ def notes(rows: list[Row]) -> list[str]:
     out = [f"Accuracies: {TIE_RULE}.",
            "verdict: the checks behind a row against PyTorch, bit for bit (RTL: the Verilog in Verilator; C-sim: the "
            f"hls4ml C-simulation). {UNVERIFIED.strip()} marks figures of a design that is NOT bit-exact or was not "
-           "checked: they are not figures of the trained model, and the Pareto plot draws them hollow, off every front."]
+           "checked: they are not figures of the trained model, and the Pareto plot draws them hollow, off every "
+           "front."]
     biases = {r.figures.tool: r.figures.estimate_of for r in rows if r.figures is not None and r.figures.estimate_of}
     out += [f"{tool} {text}." for tool, text in sorted(biases.items())]
     return out
@@ -255,7 +257,8 @@ def plot(rows: list[Row], path: Path) -> Path:
         front = pareto_front([(m.bops, 100 * m.acc_pytorch) for m in models.values()])
         ax_bops.step(*zip(*front), where="post", color="k", alpha=0.4)
         for m in models.values():
-            ax_bops.annotate(m.name, (m.bops, 100 * m.acc_pytorch), fontsize=7, xytext=(3, 3), textcoords="offset points")
+            ax_bops.annotate(m.name, (m.bops, 100 * m.acc_pytorch), fontsize=7, xytext=(3, 3),
+                             textcoords="offset points")
     ax_bops.set(xscale="log", xlabel="bit operations per inference (analytic, jsc_hw.cost)", ylabel="accuracy (%)",
                 title="this toolkit: accuracy vs BOPs (every model)")
     sources = sorted({r.model.acc_source for r in rows if r.model.acc_pytorch is not None})

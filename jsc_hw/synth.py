@@ -52,7 +52,8 @@ XILINX_FAMILIES = ("xcup", "xcu", "xc7", "xc6s", "xc6v", "xc5v", "xc4v", "xc3sda
 
 def check_family(family: str) -> None:
     if family not in XILINX_FAMILIES:
-        raise ConfigError(f"--family {family!r}: not a Yosys synth_xilinx family; choose one of {list(XILINX_FAMILIES)}")
+        raise ConfigError(f"--family {family!r}: not a Yosys synth_xilinx family; choose one of "
+                          f"{list(XILINX_FAMILIES)}")
 
 
 def _which(*names: str) -> str | None:
@@ -105,7 +106,8 @@ def _run(cmd: list[str], cwd: Path, timeout: float) -> float:
         try:
             res = subprocess.run(cmd, cwd=cwd, timeout=timeout, stdout=out, stderr=subprocess.STDOUT)
         except subprocess.TimeoutExpired:
-            raise ToolError(f"{Path(cmd[0]).name} ran past --timeout {timeout:.0f} s in {cwd}; log: {log_path}") from None
+            raise ToolError(f"{Path(cmd[0]).name} ran past --timeout {timeout:.0f} s in {cwd}; "
+                            f"log: {log_path}") from None
     if res.returncode != 0:
         last = [ln for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()][-1:] or ["(no output)"]
         raise ToolError(f"{Path(cmd[0]).name} failed in {cwd} (exit {res.returncode}): {last[0].strip()[:300]}; "
@@ -148,7 +150,8 @@ def yosys_xilinx(design: Design, work: str | Path, family: str = "xc7", dsp: boo
     count = {k: sum(n for c, n in cells.items() if rx.match(c)) for k, rx in XILINX_CELLS.items()}
     depth = re.search(r"length=(\d+)", (work / "ltp.txt").read_text())
     how = "flattened before synthesis" if flatten else f"{design.modules} distinct modules synthesised once each"
-    tool = f"Yosys synth_xilinx ({Path(exe).name})" + (", DSP inference" if dsp else "")  # its own Pareto front in the report
+    # DSP inference is its own flow (its own Pareto front in the report)
+    tool = f"Yosys synth_xilinx ({Path(exe).name})" + (", DSP inference" if dsp else "")
     return Figures(tool, _version([exe, "-V"]), f"Xilinx {family} (family)",
                    "logic-synthesis", lut=count["lut"] + count["lutram"], ff=count["ff"], dsp=count["dsp"],
                    bram_18k=2 * count["bram36"] + count["bram18"], carry=count["carry"],

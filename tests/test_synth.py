@@ -75,7 +75,8 @@ def test_cli_synth_end_to_end(tmp_path: Path, synthetic_npz: Path, capsys: pytes
                       quant=QuantSpec(weight_bits=4, act_bits=4, input_bits=4))
     splits = load_splits(cfg.data)
     net, res = fit(cfg, splits, [0])
-    ckpt = save_checkpoint(tmp_path / "tiny4.pt", cfg, net, 0, splits.scaler, {"val_acc_last_epoch": res[0].val_acc[-1]})
+    ckpt = save_checkpoint(tmp_path / "tiny4.pt", cfg, net, 0, splits.scaler,
+                           {"val_acc_last_epoch": res[0].val_acc[-1]})
     assert main(["synth", str(ckpt), "--tool", "yosys", "--vectors", "300", "--out", str(tmp_path / "s")]) == 0
     blob = json.loads((tmp_path / "s" / "synth.json").read_text())
     assert blob["rtl_check"]["bit_exact"] and blob["rtl_check"]["vectors"] == 300

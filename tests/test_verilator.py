@@ -74,7 +74,7 @@ def random_net(seed: int):
     torch.manual_seed(seed)
     net = BatchedNet(ModelSpec(arch=arch, hidden=hidden), q, [seed])
     with torch.no_grad():
-        for name, p in net.named_parameters():
+        for p in net.parameters():
             p.mul_(float(rng.uniform(0.5, 4.0)))  # weights of every scale: many power-of-two formats
     for m in net.modules():
         if hasattr(m, "running_var"):

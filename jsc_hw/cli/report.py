@@ -12,7 +12,8 @@ from pathlib import Path
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", help="synth.json files, folders of them, hls4ml projects, sweep runs")
-    p.add_argument("--out", type=Path, default=Path("reports/hardware"), help="output folder (default reports/hardware)")
+    p.add_argument("--out", type=Path, default=Path("reports/hardware"),
+                   help="output folder (default reports/hardware)")
     p.add_argument("--title", default="jsc-hw hardware report")
 
 

@@ -13,7 +13,6 @@ TARGET is an hls4ml project folder (``hls_projects/<name>``, written by ``jsc-hw
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
@@ -62,7 +61,8 @@ def _print(path: Path) -> bool:
     for f in rec.figures:
         print(f"{f.tool} {f.version} | {f.part} | {f.stage}: LUT {f.lut}, FF {f.ff}, DSP {f.dsp}, BRAM18 "
               f"{f.bram_18k}, CARRY {f.carry}, latency {f.latency_max_cycles} cycles"
-              + (f", clock {f.clock_ns:.2f} ns" if f.clock_ns else "") + (f"\n  {f.estimate_of}" if f.estimate_of else ""))
+              + (f", clock {f.clock_ns:.2f} ns" if f.clock_ns else "")
+              + (f"\n  {f.estimate_of}" if f.estimate_of else ""))
     print(f"wrote {path}")
     return not chk or bool(chk["bit_exact"])
 
