@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from jsc_hw.errors import DataError, MissingError
+from jsc_hw.files import atomic_write
 from jsc_hw.schema import CLASSES, FEATURES, Jets, feature_name, label_index
 
 log = logging.getLogger(__name__)
@@ -268,11 +269,9 @@ def fetch_openml(cache: Path | None = None, timeout_s: float = 60.0) -> Path:
     try:
         with urllib.request.urlopen(f"https://api.openml.org/api/v1/json/data/{OPENML_ID}", timeout=timeout_s) as r:
             file_id = json.load(r)["data_set_description"]["file_id"]
-        tmp = target.with_suffix(".part")
         with urllib.request.urlopen(f"https://api.openml.org/data/v1/download/{file_id}", timeout=timeout_s) as r:
-            tmp.write_bytes(r.read())
+            blob = r.read()
     except OSError as exc:
         raise MissingError(f"cannot reach openml.org ({exc}); download hls4ml_lhc_jets_hlf elsewhere and "
-                                f"pass the ARFF/CSV/Parquet file, or place it at {target}") from None
-    tmp.replace(target)
-    return target
+                           f"pass the ARFF/CSV/Parquet file, or place it at {target}") from None
+    return atomic_write(target, blob)

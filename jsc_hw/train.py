@@ -7,6 +7,7 @@ epoch: validation accuracy and loss; at the end: the training accuracy of the la
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ import torch.nn.functional as F
 from jsc_hw.config import TrialConfig, dump_yaml, to_dict, trial_from_yaml
 from jsc_hw.data import Scaler, Splits
 from jsc_hw.errors import MissingError, RunFolderError
+from jsc_hw.files import atomic_write
 from jsc_hw.nets import BatchedNet, build
 
 log = logging.getLogger(__name__)
@@ -149,14 +151,11 @@ class Checkpoint:
 
 def save_checkpoint(path: str | Path, cfg: TrialConfig, net: BatchedNet, r: int, scaler: Scaler,
                     metrics: dict) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     blob = {"config_yaml": dump_yaml(to_dict(cfg)), "seed": net.seeds[r], "state": net.repeat_state(r),
             "scaler": {"mean": scaler.mean, "std": scaler.std}, "metrics": metrics}
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(blob, tmp)
-    tmp.replace(path)
-    return path
+    buf = io.BytesIO()
+    torch.save(blob, buf)
+    return atomic_write(path, buf.getvalue())
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
