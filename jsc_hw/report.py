@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 from jsc_hw.errors import ConfigError, MissingError, RunFolderError
-from jsc_hw.figures import Figures, Verdict
+from jsc_hw.figures import ESTIMATE_OF, Figures, Verdict
 from jsc_hw.files import atomic_savefig, atomic_write, output_folder
 from jsc_hw.runfolder import ModelInfo, load_json, read_records, read_synth
 from jsc_hw.schema import TIE_RULE
@@ -171,8 +171,9 @@ def notes(rows: list[Row]) -> list[str]:
            f"hls4ml C-simulation). {UNVERIFIED.strip()} marks figures of a design that is NOT bit-exact or was not "
            "checked: they are not figures of the trained model, and the Pareto plot draws them hollow, off every "
            "front."]
-    biases = {r.figures.tool: r.figures.estimate_of for r in rows if r.figures is not None and r.figures.estimate_of}
-    out += [f"{tool} {text}." for tool, text in sorted(biases.items())]
+    biases = {r.figures.estimate_of: r.figures.tool for r in rows if r.figures is not None and r.figures.estimate_of}
+    for text, tool in sorted(biases.items()):  # once per statement, named by the flow it was measured for
+        out.append(f"{next((p for p, t in ESTIMATE_OF.items() if t == text), tool)} {text}.")
     return out
 
 
@@ -264,7 +265,7 @@ def plot(rows: list[Row], path: Path) -> Path:
     sources = sorted({r.model.acc_source for r in rows if r.model.acc_pytorch is not None})
     if sources:
         fig.suptitle("accuracy: " + "; ".join(sources), fontsize=9)
-    ax_lut.set(xscale="log", xlabel="LUT (Yosys synth_xilinx over-estimates Vivado ~1.6x)",
+    ax_lut.set(xscale="log", xlabel="LUT (Yosys synth_xilinx counts over-estimate Vivado ~1.6x; ECP5: LUT4 slots)",
                ylabel="accuracy (%; ties count as g)", title="this toolkit: accuracy vs LUT")
     ax_dsp.set(xlabel="DSP blocks (0: constant multiplications in LUTs and carry chains)", ylabel="accuracy (%)",
                title="this toolkit: accuracy vs DSP")

@@ -173,9 +173,11 @@ class ModelInfo:
 
     @property
     def csim_verdict(self) -> Verdict | None:
-        if self.acc_csim is None and self.csim_rows_checked is None:
+        """The C-simulation check behind ``acc_csim`` (None: no C-simulation, or a synth.json older than schema 1,
+        which kept the count only in ``acc_source``)."""
+        if self.csim_rows_checked is None:
             return None
-        return Verdict("C-sim", self.csim_rows_checked or 0, self.csim_rows_bit_exact or 0)
+        return Verdict("C-sim", self.csim_rows_checked, self.csim_rows_bit_exact or 0)
 
 
 @dataclass(frozen=True)
