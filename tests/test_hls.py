@@ -21,6 +21,8 @@ from jsc_hw.export import export_fpga
 from jsc_hw.nets import BatchedNet
 from jsc_hw.train import fit
 
+pytestmark = pytest.mark.requires("export")
+
 ROWS = 2000
 
 
@@ -110,3 +112,18 @@ def test_missing_compiler_names_the_step_and_keeps_the_project(tmp_path, monkeyp
         export_fpga(net.twin(), net.input_shape, x, None, tmp_path / "prj")
     for name in ("model.qonnx.onnx", "firmware/myproject.cpp", "build_prj.tcl", "tb_data/tb_input_features.dat"):
         assert (tmp_path / "prj" / name).is_file(), name
+
+
+def test_python_tags_are_read_as_none_only_while_linking() -> None:
+    """hls4ml's project yml holds a !!python/object tag; reading it must not change yaml.SafeLoader for everyone."""
+    import yaml
+
+    from jsc_hw.hls import _python_tags_as_none
+
+    doc = "model: !!python/object:qonnx.core.modelwrapper.ModelWrapper {x: 1}\n"
+    before = dict(yaml.SafeLoader.yaml_multi_constructors)
+    with _python_tags_as_none():
+        assert yaml.safe_load(doc) == {"model": None}
+    assert dict(yaml.SafeLoader.yaml_multi_constructors) == before
+    with pytest.raises(yaml.YAMLError):
+        yaml.safe_load(doc)

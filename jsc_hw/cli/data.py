@@ -43,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from jsc_hw.files import atomic_write
     from jsc_hw.jetgen.card import card_text
     from jsc_hw.jetgen.generate import GenSettings, generate
     from jsc_hw.jetgen.pythia import PythiaSettings
@@ -55,7 +56,7 @@ def _generate(args: argparse.Namespace) -> int:
         ["jsc-hw", "data", "generate", "--jets", str(args.jets), "--out", str(args.out), "--seed", str(args.seed),
          "--chunk-jets", str(args.chunk_jets), "--detector", args.detector, "--radius", str(args.radius),
          "--on-shell" if args.on_shell else "--no-on-shell"])
-    (args.out / "DATA_CARD.md").write_text(card_text(target, command))
+    atomic_write(args.out / "DATA_CARD.md", card_text(target, command))
     print(f"wrote {target} and {args.out / 'DATA_CARD.md'}")
     return 0
 
