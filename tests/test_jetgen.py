@@ -138,3 +138,32 @@ def test_embedded_physics():
     assert 76 < peaks["w"] < 86 and 86 < peaks["z"] < 96 and 160 < peaks["t"] < 185
     mult = {c: f["j_multiplicity"][y == i].mean() for i, c in enumerate(CLASSES)}
     assert mult["g"] > mult["t"] > mult["q"] and mult["g"] > mult["w"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--jets", "7"], "--jets 7: give a positive multiple of 5 (balanced classes), e.g. 5"),
+    (["--jets", "0"], "--jets 0: give a positive multiple of 5"),
+    (["--jets", "10", "--chunk-jets", "0"], "--chunk-jets 0: give at least 1 jet per chunk"),
+    (["--jets", "10", "--radius", "0"], "--radius 0.0: the anti-kT radius must lie in 0.05..2.0"),
+    (["--jets", "10", "--workers", "0"], "--workers 0: give at least 1"),
+])
+def test_data_generate_refuses_impossible_requests_in_one_line(argv, message, tmp_path, capsys, caplog):
+    from jsc_hw.cli import main
+
+    out = tmp_path / "gen"
+    assert main(["data", "generate", "--out", str(out), *argv]) == 2
+    said = capsys.readouterr().err + caplog.text
+    assert message in said and "Traceback" not in said
+    assert not out.exists()  # nothing written
+
+
+def test_a_recipe_that_accepts_no_jet_stops_with_the_reason(monkeypatch):
+    """A recipe whose jets never reach the pT window (here: a window above the beam's reach) stops after a
+    bounded number of events with the counts, instead of looping forever."""
+    import importlib
+
+    G = importlib.import_module("jsc_hw.jetgen.generate")  # the module, not the function the package exports
+    monkeypatch.setattr(G, "MAX_EVENTS_PER_JET", 0)
+    with pytest.raises(G.GenerationError, match=r"chunk z_00000: 0 of 2 jets accepted in 1000 events \("
+                                                r"1000 outside the pT window \(8000.0, 9000.0\).*--radius \(0.4\)"):
+        run_chunk(replace(GenSettings(detector="none"), jet_pt_window=(8000.0, 9000.0)), Chunk("z", 0, 2))

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 
-from jsc_hw.jetgen.columns import COLUMNS
 from jsc_hw.jetgen.generate import FEATURE_COLS, GenSettings, event_jets
 from jsc_hw.jetgen.pythia import PythiaSettings, events
 from jsc_hw.schema import CLASSES, FEATURES
@@ -102,8 +101,8 @@ def _source(variant: str, cls: str) -> str:
 
 def generate(n_events: int, out: Path, workers: int, variants: list[str], recipes: list[str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    todo = [(v, c, n_events, out, tuple(recipes)) for v, c in dict.fromkeys((_source(v, c), c) for v in variants for c in CLASSES)
-            if not _file(out, v, c).exists()]
+    needed = dict.fromkeys((_source(v, c), c) for v in variants for c in CLASSES)
+    todo = [(v, c, n_events, out, tuple(recipes)) for v, c in needed if not _file(out, v, c).exists()]
     with get_context("fork").Pool(workers) as pool:
         for name in pool.imap_unordered(run_one, todo):
             print("done", name, flush=True)

@@ -50,7 +50,7 @@ def _generate(args: argparse.Namespace) -> int:
 
     s = GenSettings(seed=args.seed, chunk_jets=args.chunk_jets, radius=args.radius, detector=args.detector,
                     backend=args.backend, pythia=PythiaSettings(on_shell=args.on_shell))
-    workers = args.workers if args.executor == "ray" else (args.workers or 1)
+    workers = args.workers if args.executor == "ray" or args.workers is not None else 1
     target = generate(args.jets, args.out, s, workers=workers, executor=args.executor, address=args.address)
     command = "jsc-hw " + shlex.join(sys.argv[1:]) if sys.argv[0].endswith("jsc-hw") else shlex.join(
         ["jsc-hw", "data", "generate", "--jets", str(args.jets), "--out", str(args.out), "--seed", str(args.seed),

@@ -28,9 +28,12 @@ from jsc_hw.jetgen.detector import detector_spec, emulate
 from jsc_hw.jetgen.columns import COLUMNS
 from jsc_hw.jetgen.features import load_backend
 from jsc_hw.jetgen.pythia import Event, PythiaSettings, events
+from jsc_hw.errors import ConfigError, ToolError
 from jsc_hw.schema import CLASSES, FEATURES
 
 log = logging.getLogger(__name__)
+#: a chunk that needs more events than this per jet has a recipe that accepts (almost) nothing: stop, say why
+MAX_EVENTS_PER_JET = 50
 FEATURE_COLS = [COLUMNS.index(f) for f in FEATURES]
 
 
@@ -80,6 +83,10 @@ def chunk_seed(seed: int, cls: str, index: int) -> int:
     return 1 + int.from_bytes(digest[:8], "little") % 900_000_000
 
 
+class GenerationError(ToolError):
+    """A chunk that cannot be filled with the recipe it was given."""
+
+
 def event_jets(ev: Event, s: GenSettings, rng: np.random.Generator) -> np.ndarray:
     """Rows of ``features.COLUMNS`` for the leading jet of one event (0 or 1 rows), detector applied if set.
     At particle level the jet is found inside Pythia (:meth:`Event.leading_jet`), so only its constituents
@@ -99,7 +106,12 @@ def run_chunk(s: GenSettings, chunk: Chunk) -> dict[str, np.ndarray | int | floa
     stream = events(chunk.cls, seed, s.pythia)
     rows, n_events, n_window, n_undefined = [], 0, 0, 0
     t0 = time.process_time()
+    max_events = MAX_EVENTS_PER_JET * chunk.n_jets + 1000
     while len(rows) < chunk.n_jets:
+        if n_events >= max_events:
+            raise GenerationError(f"chunk {chunk.name}: {len(rows)} of {chunk.n_jets} jets accepted in {n_events} "
+                                  f"events ({n_window} outside the pT window {s.jet_pt_window}, {n_undefined} "
+                                  f"undefined); check --radius ({s.radius}) and --detector ({s.detector})")
         ev = next(stream)
         n_events += 1
         for jet in event_jets(ev, s, rng):
@@ -143,12 +155,28 @@ def _ray_task(args: tuple[GenSettings, Chunk]) -> dict:
     return run_chunk(*args)
 
 
+def check_request(n_jets: int, s: GenSettings, workers: int | None, executor: str) -> None:
+    """One-line refusals of a request that cannot give what it asks, before anything is written or started."""
+    if n_jets < len(CLASSES) or n_jets % len(CLASSES):
+        raise ConfigError(f"--jets {n_jets}: give a positive multiple of {len(CLASSES)} (balanced classes), "
+                          f"e.g. {max(len(CLASSES), n_jets - n_jets % len(CLASSES))}")
+    if s.chunk_jets < 1:
+        raise ConfigError(f"--chunk-jets {s.chunk_jets}: give at least 1 jet per chunk")
+    if not 0.05 <= s.radius <= 2.0:
+        raise ConfigError(f"--radius {s.radius}: the anti-kT radius must lie in 0.05..2.0 (JSC uses 0.4 or 0.8)")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers {workers}: give at least 1")
+    if executor == "local" and workers is None:
+        raise ConfigError("the local executor needs a number of --workers (1 or more)")
+
+
 def generate(n_jets: int, out: Path, s: GenSettings, workers: int = 1, executor: str = "local",
              address: str | None = None) -> Path:
     """Generate (or resume) a run in folder ``out``; returns ``out/jets.npz``.
 
     ``executor="ray"``: chunks are Ray tasks (``address``: a running cluster, None: a local instance with
     ``workers`` CPUs) and the driver writes each chunk as it arrives, so only the driver needs ``out``."""
+    check_request(n_jets, s, workers, executor)
     out = Path(out)
     chunks_dir = out / "chunks"
     chunks_dir.mkdir(parents=True, exist_ok=True)
@@ -164,7 +192,7 @@ def generate(n_jets: int, out: Path, s: GenSettings, workers: int = 1, executor:
                   key=lambda c: (c.index, CLASSES.index(c.cls)))
     if executor not in ("local", "ray"):
         raise ValueError(f"unknown executor {executor!r}; choose 'local' or 'ray'")
-    log.info("%s: %d chunks to generate with %d workers (%s)", out, len(todo), workers, executor)
+    log.info("%s: %d chunks to generate with %s workers (%s)", out, len(todo), workers or "all", executor)
     t0 = time.perf_counter()
     with tqdm(total=sum(c.n_jets for c in todo), unit="jet", desc="generate") as bar:
         tasks = [(s, c, chunks_dir) for c in todo]
