@@ -127,6 +127,7 @@ def synth_json(folder: Path):
     return read_synth(folder / "synth.json")
 
 
+@pytest.mark.slow
 @pytest.mark.requires("verilator")
 def test_synth_of_a_run_writes_where_report_and_the_table_read_chosen_by_metric(
         tmp_path: Path, synthetic_npz: Path) -> None:

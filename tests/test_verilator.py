@@ -82,7 +82,7 @@ def random_net(seed: int):
     return net, (arch, hidden, q)
 
 
-@pytest.mark.parametrize("seed", [*range(2), *(pytest.param(s, marks=pytest.mark.slow) for s in range(2, 12))])
+@pytest.mark.parametrize("seed", [0, *(pytest.param(s, marks=pytest.mark.slow) for s in range(1, 12))])
 def test_random_integer_networks_are_bit_exact_in_verilator(tmp_path, seed: int) -> None:
     """Fuzz: random architectures, bit widths, formats and weights, lowered, written as Verilog and simulated on
     random inputs of every scale; the RTL must equal PyTorch on every output code, and the numpy model too."""
