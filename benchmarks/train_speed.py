@@ -10,7 +10,8 @@ learning rate and batch size, cross-entropy.  Its epoch time is extrapolated fro
 (a full baseline epoch at batch size 16 takes minutes).  jsc-hw: ``jsc_hw.train.fit`` for two whole
 epochs (set-up and per-epoch validation included, which the baseline does not do), with R = 1 and with
 R = 10 repeats trained as one batched model; for R = 10 the figure is per model (epoch time / 10), which is
-what a study of 10 repeats pays.  Every case runs with one thread (``--threads``), as sweep workers do, and is timed in CPU
+what a study of 10 repeats pays.  Every case runs with one thread (``--threads``), as sweep workers do, and is timed
+in CPU
 seconds of this process (``time.process_time``: on an idle core the same as wall time, and much less
 disturbed by other jobs on a shared machine); the study is timed in wall seconds.
 """

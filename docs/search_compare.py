@@ -23,7 +23,9 @@ import torch
 from jsc_hw.config import SweepSpec
 from jsc_hw.data import load_splits
 from jsc_hw.search import open_study, points
-from jsc_hw.sweep import load_records, run_sweep
+from jsc_hw.runfolder import Record, read_records, read_synth, synth_dir
+from jsc_hw.search import LUT_CHECK_VECTORS
+from jsc_hw.sweep import run_sweep
 from jsc_hw.train import evaluate, load_checkpoint
 
 
@@ -42,24 +44,29 @@ def spec_of(run_dir: Path):
                          "references": tuple(from_dict(TrialConfig, r) for r in raw["references"])})
 
 
-def test_accuracy(run_dir: Path, rec: dict) -> float:
-    ckpt = load_checkpoint(run_dir / rec["checkpoint"])
+def test_accuracy(run_dir: Path, rec: Record) -> float:
+    ckpt = load_checkpoint(run_dir / rec.checkpoint)
     test = load_splits(ckpt.config.data).test
     acc, _ = evaluate(ckpt.net, torch.from_numpy(test.x), torch.from_numpy(test.y))
     return float(acc[0])
 
 
-def luts(run_dir: Path, rec: dict, timeout: float) -> int | None:
+def luts(run_dir: Path, rec: Record, timeout: float) -> int | None:
+    """Yosys LUTs of Verilator-checked RTL (as the search's LUT objective); None when it fails or is not bit-exact."""
     from jsc_hw import synth
 
-    out = run_dir / "synth" / Path(rec["checkpoint"]).stem
+    out = synth_dir(run_dir, rec.trial, rec.repeat)
     path = out / "synth.json"
     try:
-        if not path.exists():
-            synth.synth_checkpoint(run_dir / rec["checkpoint"], out, vectors=0, timeout=timeout)
-        return int(json.loads(path.read_text())["figures"][0]["lut"])
+        if not path.exists() or not read_synth(path).verdict.checked:
+            synth.synth_checkpoint(run_dir / rec.checkpoint, out, vectors=LUT_CHECK_VECTORS, timeout=timeout)
+        done = read_synth(path)
+        if not done.verdict.bit_exact:
+            logging.warning("%s: RTL %s: no LUT count", rec.trial, done.verdict.label)
+            return None
+        return int(done.figures[0].lut)
     except Exception as exc:  # a timeout or a tool failure: report the row without LUTs
-        logging.warning("%s: no LUT count (%s)", rec["trial"], exc)
+        logging.warning("%s: no LUT count (%s)", rec.trial, exc)
         return None
 
 
@@ -82,24 +89,24 @@ def main() -> None:
     sweep = SweepSpec(name=f"{spec.name}_compare", base=spec.base, repeats=args.repeats,
                       trials=tuple(replace(p.config, name=p.trial) for p in [*front, *refs]))
     out = run_sweep(sweep, args.run / "compare", workers=args.workers, executor=args.executor)
-    by_trial: dict[str, list[dict]] = {}
-    for rec in load_records(out):
-        by_trial.setdefault(rec["trial"], []).append(rec)
+    by_trial: dict[str, list[Record]] = {}
+    for rec in read_records(out):
+        by_trial.setdefault(rec.trial, []).append(rec)
     rows = []
     for p in [*front, *refs]:
-        recs = sorted(by_trial[p.trial], key=lambda r: r["repeat"])
-        val = np.array([r["val_acc_last_epoch"] for r in recs])
+        recs = sorted(by_trial[p.trial], key=lambda r: r.repeat)
+        val = np.array([r.val_acc_last_epoch for r in recs])
         test = np.array([test_accuracy(out, r) for r in recs])
         rows.append({"trial": p.trial, "reference": p in refs, "model": p.config.model.arch,
                      "hidden": list(p.config.model.hidden), "weight_bits": list(p.config.quant.weight_bits_per_layer)
                      or [p.config.quant.weight_bits], "act_bits": list(p.config.quant.act_bits_per_layer)
-                     or [p.config.quant.act_bits], "lr": p.config.train.lr, "bops": recs[0]["cost"]["bops"],
-                     "params": recs[0]["cost"]["params"], "search_val_acc": search_acc[p.trial],
+                     or [p.config.quant.act_bits], "lr": p.config.train.lr, "bops": recs[0].cost["bops"],
+                     "params": recs[0].cost["params"], "search_val_acc": search_acc[p.trial],
                      "val_mean": float(val.mean()), "val_std": float(val.std(ddof=1)),
                      "test_mean": float(test.mean()), "test_std": float(test.std(ddof=1)),
                      "test_best": float(test.max()), "test_all": test.tolist(),
                      "lut": luts(out, recs[0], args.lut_timeout)
-                     if args.luts and recs[0]["cost"]["bops"] <= args.lut_max_bops else None})
+                     if args.luts and recs[0].cost["bops"] <= args.lut_max_bops else None})
     (out / "compare.json").write_text(json.dumps(rows, indent=1))
     head = ["model", "weight bits", "act bits", "BOPs", "params", "val acc (search, 2 seeds)",
             f"test acc, mean ± std of {args.repeats}", "best seed", "LUTs (Yosys, xc7)"]

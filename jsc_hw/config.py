@@ -1,6 +1,7 @@
 """Typed, frozen configuration: what one training run is, and what a sweep of them is.
 
-YAML is read only here (``load_sweep``) and turned into these dataclasses at once; an unknown key or a value
+YAML is read only here (``load_sweep``, ``parse_sets``) and turned into these dataclasses at once; an unknown key or a
+value
 of the wrong type is rejected with a message naming the key.  ``TrialConfig`` is saved next to every result.
 """
 
@@ -18,6 +19,11 @@ from typing import Any
 
 import yaml
 
+from jsc_hw.errors import ConfigError, MissingError
+
+FLOAT32_MAX = 3.4028234663852886e38  #: values are used as float32 tensors: larger ones become inf
+MIN_ROWS = 20  #: smallest data.max_rows: a few rows in each of the train, val and test splits
+LR_RANGE = (1e-9, 1.0)  #: learning rates outside it do not train (below: no change in float32; above: diverges)
 
 @dataclass(frozen=True, kw_only=True)
 class DataSpec:
@@ -27,6 +33,7 @@ class DataSpec:
     test_fraction: float = 0.15
     split_seed: int = 0  #: seeds the train/val/test partition (independent of the training seeds)
     max_rows: int | None = None  #: use a seeded subset of this many rows (quick studies, tests)
+    drop_invalid: bool = False  #: drop rows with NaN/inf features (counted in a warning) instead of refusing the file
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,7 +91,8 @@ class SweepSpec:
 
 
 def check_type(value: Any, tp: Any, key: str) -> Any:
-    """Validate ``value`` against a type annotation; ints are accepted for floats."""
+    """Validate ``value`` against a type annotation; ints are accepted for floats, which must stay finite as
+    float32 (the precision they are used in)."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in typing.get_args(tp):
@@ -93,20 +101,25 @@ def check_type(value: Any, tp: Any, key: str) -> Any:
         return check_type(value, inner[0], key)
     if origin is tuple:  # tuple[int, ...]: a YAML list
         if not isinstance(value, (list, tuple)):
-            raise ValueError(f"{key}: expected a list, got {value!r}")
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
         return tuple(check_type(v, typing.get_args(tp)[0], f"{key}[{i}]") for i, v in enumerate(value))
-    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not math.isfinite(value):
-            raise ValueError(f"{key}: must be a finite number, got {value!r}")
-        return float(value)
     if tp is float and isinstance(value, str):  # YAML 1.1 reads "1e-5" as a string
         try:
-            return float(value)
+            value = float(value)
         except ValueError:
             pass
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not (math.isfinite(number) and abs(number) <= FLOAT32_MAX):
+            raise ConfigError(f"{key}: must be a finite number (below {FLOAT32_MAX:.3g}, the float32 limit), "
+                              f"got {value!r}")
+        return number
     if isinstance(tp, type) and isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
         return value
-    raise ValueError(f"{key}: expected {getattr(tp, '__name__', tp)}, got {value!r}")
+    raise ConfigError(f"{key}: expected {getattr(tp, '__name__', tp)}, got {value!r}")
 
 
 _HINTS: dict[type, dict[str, Any]] = {}
@@ -119,19 +132,21 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def from_dict(cls: type, data: Mapping[str, Any] | None, prefix: str = "") -> Any:
-    """Build dataclass ``cls`` from nested dicts; unknown keys and bad types raise ValueError naming the key."""
+    """Build dataclass ``cls`` from nested dicts; unknown keys and bad types raise ConfigError naming the key."""
+    if data is not None and not isinstance(data, Mapping):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping of keys to values, got {data!r}")
     data = dict(data or {})
     hints = _hints(cls)
     names = {f.name for f in fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise ValueError(f"unknown key(s) {', '.join(prefix + k for k in unknown)}; allowed: {sorted(names)}")
+        raise ConfigError(f"unknown key(s) {', '.join(prefix + k for k in unknown)}; allowed: {sorted(names)}")
     kwargs = {}
     for name, value in data.items():
         tp = hints[name]
         if dataclasses.is_dataclass(tp):
             if not isinstance(value, Mapping):
-                raise ValueError(f"{prefix}{name}: expected a mapping, got {value!r}")
+                raise ConfigError(f"{prefix}{name}: expected a mapping, got {value!r}")
             kwargs[name] = from_dict(tp, value, f"{prefix}{name}.")
         else:
             kwargs[name] = check_type(value, tp, prefix + name)
@@ -144,22 +159,35 @@ def validate(obj: Any, prefix: str = "") -> None:
     """Range checks that types alone cannot express."""
     if isinstance(obj, DataSpec):
         if not (0 < obj.val_fraction < 1 and 0 < obj.test_fraction < 1 and obj.val_fraction + obj.test_fraction < 1):
-            raise ValueError(f"{prefix}val_fraction/test_fraction: each in (0,1) and their sum below 1")
+            raise ConfigError(f"{prefix}val_fraction/test_fraction: each in (0,1) and their sum below 1")
+        if obj.max_rows is not None and obj.max_rows < MIN_ROWS:
+            raise ConfigError(f"{prefix}max_rows: at least {MIN_ROWS} rows (train, val and test splits), "
+                              f"got {obj.max_rows}; or null for all rows")
     elif isinstance(obj, QuantSpec):
         for k in ("weight_bits", "act_bits", "input_bits", "bias_bits"):
             if not 2 <= getattr(obj, k) <= 32:
-                raise ValueError(f"{prefix}{k}: must lie in 2..32, got {getattr(obj, k)}")
+                raise ConfigError(f"{prefix}{k}: must lie in 2..32, got {getattr(obj, k)}")
         for k in ("weight_bits_per_layer", "act_bits_per_layer"):
             if not all(2 <= b <= 32 for b in getattr(obj, k)):
-                raise ValueError(f"{prefix}{k}: each must lie in 2..32, got {list(getattr(obj, k))}")
+                raise ConfigError(f"{prefix}{k}: each must lie in 2..32, got {list(getattr(obj, k))}")
+        # a format must hold 1.0 and have an LSB of at most 2, else (nearly) every value rounds to one code and
+        # the network trains to a constant output
+        for int_key, bits in (("act_int_bits", (obj.act_bits, *obj.act_bits_per_layer)),
+                              ("input_int_bits", (obj.input_bits,))):
+            value, lo, hi = getattr(obj, int_key), 1, min(bits) + 1
+            if not lo <= value <= hi:
+                kind = "ufixed<act_bits, act_int_bits>" if int_key == "act_int_bits" else \
+                    "fixed<input_bits, input_int_bits>"
+                raise ConfigError(f"{prefix}{int_key}: {value} gives {kind} an LSB of 2**{value - min(bits)}; it "
+                                  f"must lie in {lo}..{hi} for {min(bits)} bits (the format holds 1.0, LSB at most 2)")
     elif isinstance(obj, ModelSpec):
         if not all(w >= 1 for w in obj.hidden):
-            raise ValueError(f"{prefix}hidden: widths must be at least 1, got {list(obj.hidden)}")
+            raise ConfigError(f"{prefix}hidden: widths must be at least 1, got {list(obj.hidden)}")
     elif isinstance(obj, TrainSpec):
         if obj.epochs < 1 or obj.batch_size < 1:
-            raise ValueError(f"{prefix}epochs and {prefix}batch_size must be at least 1")
-        if not obj.lr > 0:
-            raise ValueError(f"{prefix}lr: must be positive, got {obj.lr}")
+            raise ConfigError(f"{prefix}epochs and {prefix}batch_size must be at least 1")
+        if not LR_RANGE[0] <= obj.lr <= LR_RANGE[1]:
+            raise ConfigError(f"{prefix}lr: an Adam learning rate in {LR_RANGE[0]:g}..{LR_RANGE[1]:g}, got {obj.lr:g}")
 
 
 def to_dict(obj: Any) -> dict[str, Any]:
@@ -172,7 +200,7 @@ def set_dotted(cfg: TrialConfig, key: str, value: Any) -> TrialConfig:
         return replace(cfg, name=check_type(value, str, key))
     section, _, leaf = key.partition(".")
     if section not in _hints(TrialConfig) or section == "name" or not leaf:
-        raise ValueError(f"unknown key {key!r}: use section.field, sections {['data', 'model', 'quant', 'train']}")
+        raise ConfigError(f"unknown key {key!r}: use section.field, sections {['data', 'model', 'quant', 'train']}")
     part = getattr(cfg, section)
     updated = from_dict(type(part), {**to_dict(part), leaf: value}, f"{section}.")
     return replace(cfg, **{section: updated})
@@ -185,28 +213,36 @@ def apply_overrides(cfg: TrialConfig, overrides: Mapping[str, Any]) -> TrialConf
 
 
 def slug(text: str) -> str:
-    """A trial or sweep name made safe for file names."""
-    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", text).strip("_")
+    """A trial or sweep name made safe for file names (no leading dot: never '..' or a hidden folder)."""
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", text).strip("_").lstrip(".")
+
+
+def name_slug(text: str, key: str) -> str:
+    """``slug(text)``, refusing a name that leaves nothing usable as a file or folder name (``..``, ``//``)."""
+    out = slug(text)
+    if not re.search(r"[A-Za-z0-9]", out):
+        raise ConfigError(f"{key}: {text!r} is not usable as a folder or file name; use letters, digits and _ . = -")
+    return out
 
 
 def sweep_from_dict(raw: Mapping[str, Any]) -> SweepSpec:
     allowed = {"name", "base", "grid", "trials", "repeats"}
     unknown = sorted(set(raw) - allowed)
     if unknown:
-        raise ValueError(f"unknown top-level key(s) {unknown}; allowed: {sorted(allowed)}")
+        raise ConfigError(f"unknown top-level key(s) {unknown}; allowed: {sorted(allowed)}")
     if "grid" in raw and "trials" in raw:
-        raise ValueError("give either 'grid' or 'trials', not both")
-    name = check_type(raw.get("name", "sweep"), str, "name")
+        raise ConfigError("give either 'grid' or 'trials', not both")
+    name = name_slug(check_type(raw.get("name", "sweep"), str, "name"), "name")
     repeats = check_type(raw.get("repeats", 1), int, "repeats")
     if repeats < 1:
-        raise ValueError("repeats: must be at least 1")
+        raise ConfigError(f"repeats: must be at least 1, got {repeats}")
     base = from_dict(TrialConfig, raw.get("base"), "base.")
     trials: list[TrialConfig] = []
     varied: list[str] = []
     if "grid" in raw:
         grid = raw["grid"] or {}
         if not isinstance(grid, Mapping) or not all(isinstance(v, list) and v for v in grid.values()):
-            raise ValueError("grid: a mapping of dotted keys to non-empty lists")
+            raise ConfigError("grid: a mapping of dotted keys to non-empty lists")
         varied = list(grid)
         combos: list[dict[str, Any]] = [{}]
         for key, values in grid.items():
@@ -220,36 +256,58 @@ def sweep_from_dict(raw: Mapping[str, Any]) -> SweepSpec:
     else:
         entries = raw.get("trials") or [{"name": base.name}]
         if not isinstance(entries, list):
-            raise ValueError("trials: a list of mappings {name: ..., dotted.key: value}")
+            raise ConfigError("trials: a list of mappings {name: ..., dotted.key: value}")
         for i, entry in enumerate(entries):
             if not isinstance(entry, Mapping):
-                raise ValueError(f"trials[{i}]: expected a mapping, got {entry!r}")
+                raise ConfigError(f"trials[{i}]: expected a mapping, got {entry!r}")
             entry = dict(entry)
             label = check_type(entry.pop("name", f"trial{i + 1}"), str, f"trials[{i}].name")
             try:
-                trials.append(apply_overrides(replace(base, name=slug(label)), entry))
-            except ValueError as exc:
-                raise ValueError(f"trials[{i}] ({label}): {exc}") from None
+                trials.append(apply_overrides(replace(base, name=name_slug(label, f"trials[{i}].name")), entry))
+            except ConfigError as exc:
+                raise ConfigError(f"trials[{i}] ({label}): {exc}") from None
             varied += [k for k in entry if k not in varied]
     names = [t.name for t in trials]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise ValueError(f"trial names must be unique; repeated: {dupes}")
-    return SweepSpec(name=slug(name), base=base, trials=tuple(trials), repeats=repeats, varied=tuple(varied))
+        raise ConfigError(f"trial names must be unique; repeated: {dupes}")
+    return SweepSpec(name=name, base=base, trials=tuple(trials), repeats=repeats, varied=tuple(varied))
 
 
 def load_yaml_spec(path: str | Path, kind: str, keys: str, parse: Callable[[Mapping[str, Any]], Any]) -> Any:
     """Read a YAML spec file and parse it, prefixing every error with the file name."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: {kind} spec not found")
-    raw = yaml.safe_load(path.read_text())
+        raise MissingError(f"{path}: {kind} spec not found")
+    raw = parse_yaml(path.read_text(errors="replace"), str(path))
     if not isinstance(raw, Mapping):
-        raise ValueError(f"{path}: a {kind} spec is a YAML mapping with keys {keys}")
+        raise ConfigError(f"{path}: a {kind} spec is a YAML mapping with keys {keys}")
     try:
         return parse(raw)
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """``yaml.safe_load`` with a one-line error naming ``where`` (a file, an option) and the line."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: invalid YAML{at}: {problem}") from None
+
+
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """``--set key=value`` options (values in YAML: ``--set model.hidden=[64,32]``) as a dict."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set train.epochs=5")
+        out[key.strip()] = parse_yaml(value, f"--set {item}")
+    return out
 
 
 def load_sweep(path: str | Path) -> SweepSpec:
@@ -261,4 +319,4 @@ def dump_yaml(obj: Any) -> str:
 
 
 def trial_from_yaml(text: str) -> TrialConfig:
-    return from_dict(TrialConfig, yaml.safe_load(text))
+    return from_dict(TrialConfig, parse_yaml(text, "config"))

@@ -16,6 +16,7 @@ import numpy as np
 
 from jsc_hw import loaders
 from jsc_hw.config import DataSpec
+from jsc_hw.errors import ConfigError
 from jsc_hw.schema import Jets
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,8 @@ def split_rows(n: int, val_fraction: float, test_fraction: float, seed: int) -> 
     perm = np.random.default_rng(seed).permutation(n)
     n_test, n_val = int(round(n * test_fraction)), int(round(n * val_fraction))
     if min(n_test, n_val, n - n_test - n_val) < 1:
-        raise ValueError(f"{n} rows are too few for val_fraction={val_fraction}, test_fraction={test_fraction}")
+        raise ConfigError(f"{n} rows are too few for val_fraction={val_fraction}, test_fraction={test_fraction}: "
+                          "each split needs at least one row (raise data.max_rows)")
     test, val, train = perm[:n_test], perm[n_test:n_test + n_val], perm[n_test + n_val:]
     return np.sort(train), np.sort(val), np.sort(test)
 
@@ -96,13 +98,13 @@ def make_splits(jets: Jets, spec: DataSpec) -> Splits:
 
 
 @lru_cache(maxsize=4)
-def _jets(path: str | None, fmt: str | None) -> Jets:
-    return loaders.read_jets(path, fmt) if path else loaders.default_jets()
+def _jets(path: str | None, fmt: str | None, drop_invalid: bool) -> Jets:
+    return loaders.read_jets(path, fmt, drop_invalid=drop_invalid) if path else loaders.default_jets()
 
 
 def load_splits(spec: DataSpec) -> Splits:
     """Load the dataset named by ``spec`` (the embedded default when ``spec.path`` is None) and split it."""
-    splits = make_splits(_jets(spec.path, spec.format), spec)
+    splits = make_splits(_jets(spec.path, spec.format, spec.drop_invalid), spec)
     log.debug("%s: train %d, val %d, test %d rows", splits.source, len(splits.train.y), len(splits.val.y),
               len(splits.test.y))
     return splits

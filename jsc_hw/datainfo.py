@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jsc_hw.files import atomic_savefig
 from jsc_hw.schema import CLASSES, FEATURES, Jets
 
 
@@ -42,12 +43,10 @@ def format_info(info: DataInfo) -> str:
 
 def plot_histograms(jets: Jets, png: Path, other: Jets | None = None) -> Path:
     """4x4 grid, one panel per feature, one density histogram per class; ``other`` is overlaid dashed."""
-    import matplotlib
+    from matplotlib.figure import Figure  # the object API: no global backend, nothing left open in a notebook
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(4, 4, figsize=(16, 13))
+    fig = Figure(figsize=(16, 13))
+    axes = fig.subplots(4, 4)
     both = jets.x if other is None else np.concatenate([jets.x, other.x])
     for j, (ax, f) in enumerate(zip(axes.ravel(), FEATURES)):
         lo, hi = np.percentile(both[:, j], [0.5, 99.5])
@@ -63,9 +62,5 @@ def plot_histograms(jets: Jets, png: Path, other: Jets | None = None) -> Path:
     axes[0, 0].legend(fontsize=7)
     title = jets.source + ("" if other is None else f"  (solid)  vs  {other.source}  (dashed)")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    png = Path(png)
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=70)
-    plt.close(fig)
-    return png
+    fig.set_layout_engine("tight")
+    return atomic_savefig(fig, png, dpi=70)

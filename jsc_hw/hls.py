@@ -109,18 +109,32 @@ def _workarounds(model, formats: dict[str, FixedFormat], layers: dict[str, dict[
                 layers.setdefault(node.name, {}).setdefault("Precision", {})[key] = formats[prod.name].ap_type
 
 
+@contextlib.contextmanager
+def _python_tags_as_none():
+    """yaml.SafeLoader reads ``!!python/object`` tags as None inside the block only (no global loader change)."""
+    import yaml
+
+    saved = yaml.SafeLoader.__dict__.get("yaml_multi_constructors")
+    saved = None if saved is None else dict(saved)  # add_multi_constructor changes the class's own table in place
+    yaml.add_multi_constructor("tag:yaml.org,2002:python/object", lambda loader, suffix, node: None,
+                               Loader=yaml.SafeLoader)
+    try:
+        yield
+    finally:
+        if saved is None:
+            del yaml.SafeLoader.yaml_multi_constructors  # back to the inherited (BaseConstructor) table
+        else:
+            yaml.SafeLoader.yaml_multi_constructors = saved
+
+
 def _linkable(project_dir: Path) -> str:
     """hls4ml 1.3.0 bugs met when re-linking a written project (``link_existing_project``):
 
     * for ONNX models ``hls4ml_config.yml`` holds the qonnx ModelWrapper as a ``!!python/object`` tag, which
-      its yaml.safe_load cannot read: read such tags as None (as hls4ml itself does for ``!keras_model``);
+      its yaml.safe_load cannot read: read such tags as None while it links (``_python_tags_as_none``);
     * the ``Stamp`` in ``hls4ml_config.yml`` can differ from ``LIB_STAMP`` in ``build_lib.sh``, so the library it
       loads is a stale one, and a library path already loaded in this process is never reloaded (dlopen caches
       it): give the build a fresh stamp, remove the old libraries, and return the stamp for the config."""
-    import yaml
-
-    yaml.add_multi_constructor("tag:yaml.org,2002:python/object", lambda loader, suffix, node: None,
-                               Loader=yaml.SafeLoader)
     stamp = uuid.uuid4().hex[:8]
     script = project_dir / "build_lib.sh"
     script.write_text(re.sub(r"^LIB_STAMP=.*$", f"LIB_STAMP={stamp}", script.read_text(), flags=re.M))
@@ -200,7 +214,8 @@ def link(project_dir: Path):
         raise HlsError(f"{project_dir}: not an hls4ml project (no hls4ml_config.yml); export one with "
                        "`jsc-hw export --fpga`")
     stamp = _linkable(project_dir)
-    hm = hls4ml.converters.link_existing_project(str(project_dir))
+    with _python_tags_as_none():
+        hm = hls4ml.converters.link_existing_project(str(project_dir))
     hm.config.config["Stamp"] = stamp
     hm.config.config["OutputDir"] = str(project_dir.resolve())  # the yml names the folder it was written to
     return hm

@@ -1,7 +1,8 @@
 """The model zoo.  Adding a model = one builder function + one line in ``ARCHITECTURES``.
 
 A builder takes the model spec (its ``arch`` and, for ``mlp``, the ``hidden`` widths), the quantisation spec
-and the number of repeats, and returns the layer list and the input shape of one sample.  ``tests/test_nets.py`` runs over the whole table (parameter counts, twin equality).
+and the number of repeats, and returns the layer list and the input shape of one sample.  ``tests/test_nets.py`` runs
+over the whole table (parameter counts, twin equality).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import torch
 from torch import nn
 
 from jsc_hw.config import ModelSpec, QuantSpec, TrialConfig
+from jsc_hw.errors import ConfigError
 from jsc_hw.layers import Act, BatchNorm, Conv1d, Flatten, Layer, Linear, QuantAct, Residual, TwinNet
 from jsc_hw.layers import input_quant, relu
 from jsc_hw.schema import N_CLASSES, N_FEATURES
@@ -30,7 +32,7 @@ Builder = Callable[[ModelSpec, QuantSpec, int], Arch]
 def _fixed(m: ModelSpec) -> None:
     """A fixed architecture has no widths to set."""
     if m.hidden:
-        raise ValueError(f"model.hidden applies to arch 'mlp' only; remove it for {m.arch!r}")
+        raise ConfigError(f"model.hidden applies to arch 'mlp' only; remove it for {m.arch!r}")
 
 
 def jsc_tiny(m: ModelSpec, q: QuantSpec, repeats: int) -> Arch:
@@ -71,7 +73,7 @@ def mlp(m: ModelSpec, q: QuantSpec, repeats: int) -> Arch:
     w_bits = q.weight_bits_per_layer or (q.weight_bits,) * (len(widths) - 1)
     a_bits = q.act_bits_per_layer or (q.act_bits,) * len(hidden)
     if len(w_bits) != len(widths) - 1 or len(a_bits) != len(hidden):
-        raise ValueError(f"model.hidden {list(hidden)} needs {len(widths) - 1} quant.weight_bits_per_layer and "
+        raise ConfigError(f"model.hidden {list(hidden)} needs {len(widths) - 1} quant.weight_bits_per_layer and "
                          f"{len(hidden)} quant.act_bits_per_layer, got {list(w_bits)} and {list(a_bits)}")
     layers: list[Layer] = [input_quant(q)]
     for i, (n_in, n_out) in enumerate(zip(widths, widths[1:])):
@@ -96,7 +98,7 @@ class BatchedNet(nn.Module):
         super().__init__()
         model = ModelSpec(arch=model) if isinstance(model, str) else model
         if model.arch not in ARCHITECTURES:
-            raise ValueError(f"unknown model.arch {model.arch!r}; available: {sorted(ARCHITECTURES)}")
+            raise ConfigError(f"unknown model.arch {model.arch!r}; available: {sorted(ARCHITECTURES)}")
         built = ARCHITECTURES[model.arch](model, q, len(seeds))
         self.arch, self.model, self.quant, self.seeds = model.arch, model, q, tuple(seeds)
         self.input_shape = built.input_shape

@@ -1,7 +1,7 @@
 """Sweep jobs as tasks on a Ray cluster; the driver writes each record as its task completes.
 
-A task trains one job with ``sweep.train_repeats`` and returns its records together with the checkpoint
-bytes; only the driver touches the run folder (``sweep.write_trained``: weights, then record, each renamed
+A task trains one job with ``jobs.train_repeats`` and returns its records together with the checkpoint
+bytes; only the driver touches the run folder (``jobs.write_trained``: weights, then record, each renamed
 into place).  Workers therefore need no shared file system, and a driver killed at any moment leaves only
 complete records behind: rerunning the same command trains exactly the missing repeats.
 
@@ -20,9 +20,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import TypeVar
 
-from tqdm.auto import tqdm
-
-from jsc_hw.sweep import Job, Trained, train_repeats, write_trained
+from jsc_hw.errors import ConfigError
+from jsc_hw.jobs import Job, Trained, sigterm_as_interrupt, train_repeats, write_trained
+from jsc_hw.progress import Progress
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -33,7 +33,7 @@ def import_ray() -> ModuleType:
     try:
         import ray
     except ImportError:
-        raise ValueError("the Ray executor needs Ray: pip install 'jsc-hw[ray]' (or use --executor local)") from None
+        raise ConfigError("the Ray executor needs Ray: pip install 'jsc-hw[ray]' (or use --executor local)") from None
     return ray
 
 
@@ -86,9 +86,11 @@ def imap_unordered(fn: Callable[[T], R], items: list[T], workers: int | None = N
 def run_ray(jobs: list[Job], run_dir: Path, workers: int | None, address: str | None = None) -> None:
     """The sweep executor: ``jobs`` as Ray tasks; the driver writes each job's records as it completes."""
     results = imap_unordered(_train, jobs, workers, address)
-    bar = tqdm(total=sum(j.epochs for j in jobs), desc="epochs (per finished trial)", unit="ep")
-    with closing(results), bar:
+    bar = Progress(f"sweep {run_dir.name} (Ray)", {"trials": len(jobs), "epochs": sum(j.epochs for j in jobs)},
+                   {"trials": "trial", "epochs": "ep"})
+    with sigterm_as_interrupt(), closing(results), bar:
         for job, trained in results:
             write_trained(run_dir, trained)
             log.debug("%s: %d repeat(s) written", job.trial.name, len(job.repeats))
-            bar.update(job.epochs)
+            bar.update("trials")
+            bar.update("epochs", job.epochs)

@@ -18,6 +18,9 @@ FEATURES: tuple[str, ...] = (
     "j_n2_b1_mmdt", "j_n2_b2_mmdt", "j_mass_mmdt", "j_multiplicity",
 )
 CLASSES: tuple[str, ...] = ("g", "q", "w", "z", "t")
+#: how every accuracy in jsc-hw resolves a tied maximum (stated wherever an accuracy is printed)
+TIE_RULE = ("accuracy = argmax of the outputs vs the label; a tied maximum counts as the first tied class in the "
+            "order g, q, w, z, t (torch/numpy argmax), so ties favour g")
 N_FEATURES = len(FEATURES)
 N_CLASSES = len(CLASSES)
 

@@ -2,7 +2,7 @@
 
 The search space covers the ``mlp`` architecture's depth and widths (``model.hidden``), a bit width per layer
 (``quant.weight_bits_per_layer`` / ``quant.act_bits_per_layer``) and any other config key (``train.lr``...).
-Every trial trains through ``jsc_hw.train.fit`` (``sweep.train_repeats``) and is stored exactly like a sweep
+Every trial trains through ``jsc_hw.train.fit`` (``jobs.train_repeats``) and is stored exactly like a sweep
 trial-repeat (``records/t0007__r0.json`` + ``weights/``), so ``jsc-hw export`` can take any point.
 
 Resumable and reproducible: the Optuna study lives in ``study.db`` (SQLite) in the run folder; trials run one
@@ -22,11 +22,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from jsc_hw.config import (SweepSpec, TrialConfig, apply_overrides, check_type, dump_yaml, from_dict, load_yaml_spec,
-                           slug, to_dict)
-from jsc_hw.sweep import Job, load_records, record_path, resolved_yaml, train_repeats, write_trained
+                           name_slug, to_dict)
+from jsc_hw.errors import ConfigError, NotBitExact, RunFolderError
+from jsc_hw.figures import estimate_of
+from jsc_hw.files import atomic_savefig, atomic_write, output_folder
+from jsc_hw.jobs import Job, train_repeats, write_trained
+from jsc_hw.progress import Progress
+from jsc_hw.runfolder import Record, checkpoint_relpath, read_record, read_records, read_synth, record_path, synth_dir
+from jsc_hw.schema import TIE_RULE
+from jsc_hw.sweep import check_trial, resolved_yaml
 
 log = logging.getLogger(__name__)
 
@@ -83,27 +88,36 @@ def _make_nsga2(spec: SearchSpec, seed: int):
 SAMPLERS: dict[str, Callable[[SearchSpec, int], Any]] = {"tpe": _make_tpe, "nsga2": _make_nsga2}
 
 
-def _synth_luts(run_dir: Path, record: dict) -> float:
-    """Xilinx 7-series LUTs from the open-source flow (jsc_hw.rtl Verilog -> Yosys synth_xilinx), cached."""
-    import json
+LUT_CHECK_VECTORS = 200  #: test rows through Verilator before a LUT count becomes an objective
 
+
+def _synth_luts(run_dir: Path, record: Record) -> float:
+    """Xilinx 7-series LUTs from the open-source flow (jsc_hw.rtl Verilog -> Verilator check on a few hundred test
+    rows -> Yosys synth_xilinx), cached.  RTL that is not bit-exact raises NotBitExact: its LUT count would not be
+    a cost of the trained model."""
     from jsc_hw import synth
 
-    ckpt = run_dir / record["checkpoint"]
-    out = run_dir / "synth" / ckpt.stem
+    out = synth_dir(run_dir, record.trial, record.repeat)
     path = out / "synth.json"
-    if not path.exists():
-        synth.synth_checkpoint(ckpt, out, vectors=0, timeout=1800)
-    return float(json.loads(path.read_text())["figures"][0]["lut"])
+    if not path.exists() or not read_synth(path).verdict.checked:  # a figure cached before the check gated it
+        synth.synth_checkpoint(run_dir / record.checkpoint, out, vectors=LUT_CHECK_VECTORS, timeout=1800)
+    rec = read_synth(path)
+    if not rec.verdict.bit_exact:
+        raise NotBitExact(f"{record.name}: its RTL is {rec.verdict.label} against PyTorch (see {path}); the LUT "
+                          "objective takes only figures of bit-exact RTL. Report this model's checkpoint as a bug")
+    figs = [f for f in rec.figures if f.stage == "logic-synthesis"]
+    if not figs:
+        raise RunFolderError(f"{path}: no logic-synthesis figures; delete {out} and rerun the search")
+    return float(figs[0].lut)
 
 
 #: cost name -> (run folder, record) -> value to minimise
-COSTS: dict[str, Callable[[Path, dict], float]] = {
-    "bops": lambda run_dir, rec: float(rec["cost"]["bops"]),
-    "macs": lambda run_dir, rec: float(rec["cost"]["macs"]),
-    "params": lambda run_dir, rec: float(rec["cost"]["params"]),
-    "weight_bits_total": lambda run_dir, rec: float(rec["cost"]["weight_bits_total"]),
-    "lut": _synth_luts,  #: ~30 s per trial (Yosys)
+COSTS: dict[str, Callable[[Path, Record], float]] = {
+    "bops": lambda run_dir, rec: float(rec.cost["bops"]),
+    "macs": lambda run_dir, rec: float(rec.cost["macs"]),
+    "params": lambda run_dir, rec: float(rec.cost["params"]),
+    "weight_bits_total": lambda run_dir, rec: float(rec.cost["weight_bits_total"]),
+    "lut": _synth_luts,  #: ~30 s per trial (Verilator check + Yosys)
 }
 
 
@@ -116,45 +130,88 @@ def _param(key: str, raw: Any) -> Param:
         ints = all(isinstance(raw[k], int) for k in ("low", "high"))
         return Param(key, low=int(low) if ints else low, high=int(high) if ints else high,
                      log=bool(raw.get("log", False)))
-    raise ValueError(f"space.params.{key}: a non-empty list of choices or {{low, high, log}}")
+    raise ConfigError(f"space.params.{key}: a non-empty list of choices or {{low, high, log}}")
 
 
 def search_from_dict(raw: Mapping[str, Any]) -> SearchSpec:
     allowed = {"name", "base", "space", "trials", "seed", "sampler", "startup", "cost", "repeats", "references"}
     unknown = sorted(set(raw) - allowed)
     if unknown:
-        raise ValueError(f"unknown top-level key(s) {unknown}; allowed: {sorted(allowed)}")
+        raise ConfigError(f"unknown top-level key(s) {unknown}; allowed: {sorted(allowed)}")
+    if not isinstance(raw.get("space") or {}, Mapping):
+        raise ConfigError(f"space: expected a mapping (hidden_layers, widths, weight_bits, act_bits, params), "
+                          f"got {raw['space']!r}")
     space = dict(raw.get("space") or {})
     s_allowed = {"hidden_layers", "widths", "weight_bits", "act_bits", "params"}
     if set(space) - s_allowed:
-        raise ValueError(f"unknown space key(s) {sorted(set(space) - s_allowed)}; allowed: {sorted(s_allowed)}")
+        raise ConfigError(f"unknown space key(s) {sorted(set(space) - s_allowed)}; allowed: {sorted(s_allowed)}")
     params = space.pop("params", None) or {}
+    if not isinstance(params, Mapping):
+        raise ConfigError(f"space.params: a mapping of dotted keys to choices or ranges, got {params!r}")
     ss = SearchSpace(**{k: check_type(v, tuple[int, ...], f"space.{k}") for k, v in space.items()},
                      params=tuple(_param(k, v) for k, v in params.items()))
     if len(ss.hidden_layers) != 2 or not 1 <= ss.hidden_layers[0] <= ss.hidden_layers[1]:
-        raise ValueError(f"space.hidden_layers: [min, max] with 1 <= min <= max, got {list(ss.hidden_layers)}")
+        raise ConfigError(f"space.hidden_layers: [min, max] with 1 <= min <= max, got {list(ss.hidden_layers)}")
     base = from_dict(TrialConfig, raw.get("base"), "base.")
     if (ss.widths or ss.weight_bits or ss.act_bits) and base.model.arch != "mlp":
-        raise ValueError("space.widths/weight_bits/act_bits search the 'mlp' architecture: set base.model.arch: mlp")
+        raise ConfigError("space.widths/weight_bits/act_bits search the 'mlp' architecture: set base.model.arch: mlp")
     if (ss.weight_bits or ss.act_bits) and not (ss.widths or base.model.hidden):
-        raise ValueError("per-layer bits need the layers: give space.widths or base.model.hidden")
+        raise ConfigError("per-layer bits need the layers: give space.widths or base.model.hidden")
     for p in ss.params:  # an unknown key or a bad value fails now, naming the key, not at trial 17
         apply_overrides(base, {p.key: p.choices[0] if p.choices else p.low})
     refs = []
-    for i, entry in enumerate(raw.get("references") or []):
+    references = raw.get("references") or []
+    if not isinstance(references, list) or not all(isinstance(e, Mapping) for e in references):
+        raise ConfigError("references: a list of mappings {name: ..., dotted.key: value}")
+    for i, entry in enumerate(references):
         entry = dict(entry)
-        name = slug(check_type(entry.pop("name", f"ref{i + 1}"), str, f"references[{i}].name"))
+        name = name_slug(check_type(entry.pop("name", f"ref{i + 1}"), str, f"references[{i}].name"),
+                         f"references[{i}].name")
         ref_base = replace(base, name=f"ref_{name}", model=replace(base.model, hidden=()))
         refs.append(apply_overrides(ref_base, entry))
-    spec = SearchSpec(name=slug(check_type(raw.get("name", "search"), str, "name")), base=base, space=ss,
+    spec = SearchSpec(name=name_slug(check_type(raw.get("name", "search"), str, "name"), "name"), base=base, space=ss,
                       references=tuple(refs),
                       **{k: check_type(raw[k], type(getattr(SearchSpec, k)), k)
                          for k in ("trials", "seed", "sampler", "startup", "cost", "repeats") if k in raw})
     for key, table in (("sampler", SAMPLERS), ("cost", COSTS)):
         if getattr(spec, key) not in table:
-            raise ValueError(f"{key}: {getattr(spec, key)!r} unknown; available: {sorted(table)}")
-    if spec.trials < 1 or spec.repeats < 1 or spec.startup < 1:
-        raise ValueError("trials, repeats and startup must be at least 1")
+            raise ConfigError(f"{key}: {getattr(spec, key)!r} unknown; available: {sorted(table)}")
+    check_budget(spec)
+    return spec
+
+
+def check_budget(spec: SearchSpec) -> None:
+    for key in ("trials", "repeats", "startup"):
+        if getattr(spec, key) < 1:
+            raise ConfigError(f"{key}: must be at least 1, got {getattr(spec, key)}")
+
+
+def searched_keys(spec: SearchSpec) -> set[str]:
+    """Config keys the search sets per trial (an override of one would be silently replaced)."""
+    keys = {p.key for p in spec.space.params}
+    if spec.space.widths:
+        keys.add("model.hidden")
+    if spec.space.weight_bits:
+        keys.add("quant.weight_bits_per_layer")
+    if spec.space.act_bits:
+        keys.add("quant.act_bits_per_layer")
+    return keys
+
+
+def with_overrides(spec: SearchSpec, overrides: Mapping[str, Any], **fields: Any) -> SearchSpec:
+    """``--set`` on the base and the references, and ``--trials/--sampler/--cost/--seed``; a searched key or
+    ``name`` is refused (the search sets the one, the spec names the other)."""
+    refused = sorted(set(overrides) & (searched_keys(spec) | {"name"}))
+    if refused:
+        raise ConfigError(f"--set {', '.join(refused)}: the search sets this key itself (space) or names the trials; "
+                          "change the spec's space instead")
+    spec = replace(spec, base=apply_overrides(spec.base, overrides),
+                   references=tuple(apply_overrides(r, overrides) for r in spec.references),
+                   **{k: v for k, v in fields.items() if v is not None})
+    for key, table in (("sampler", SAMPLERS), ("cost", COSTS)):
+        if getattr(spec, key) not in table:
+            raise ConfigError(f"--{key}: {getattr(spec, key)!r} unknown; available: {sorted(table)}")
+    check_budget(spec)
     return spec
 
 
@@ -199,22 +256,22 @@ def trial_config(spec: SearchSpec, number: int, params: Mapping[str, Any]) -> Tr
     return apply_overrides(replace(spec.base, name=f"t{number:04d}"), sets)
 
 
-def _train(spec: SearchSpec, run_dir: Path, cfg: TrialConfig) -> list[dict]:
-    """Train the repeats of ``cfg`` that have no record yet; return all its records."""
-    missing = tuple(k for k in range(spec.repeats) if not record_path(run_dir, cfg.name, k).exists())
+def _train(spec: SearchSpec, run_dir: Path, cfg: TrialConfig) -> list[Record]:
+    """Train the repeats of ``cfg`` that have no complete record (record and weights) yet; return all its records."""
+    missing = tuple(k for k in range(spec.repeats) if not record_path(run_dir, cfg.name, k).exists()
+                    or not (run_dir / checkpoint_relpath(cfg.name, k)).exists())
     if missing:
         write_trained(run_dir, train_repeats(Job(cfg, missing)))
-    return [_read(record_path(run_dir, cfg.name, k)) for k in range(spec.repeats)]
+    records = [read_record(record_path(run_dir, cfg.name, k)) for k in range(spec.repeats)]
+    for rec in records:
+        if rec.config != cfg:
+            raise RunFolderError(f"{record_path(run_dir, rec.trial, rec.repeat)} was trained with another config "
+                                 "than this search gives its trial; choose another --out folder")
+    return records
 
 
-def _read(path: Path) -> dict:
-    import json
-
-    return json.loads(path.read_text())
-
-
-def objectives(spec: SearchSpec, run_dir: Path, records: list[dict]) -> tuple[float, float]:
-    acc = sum(r["val_acc_last_epoch"] for r in records) / len(records)
+def objectives(spec: SearchSpec, run_dir: Path, records: list[Record]) -> tuple[float, float]:
+    acc = sum(r.val_acc_last_epoch for r in records) / len(records)
     return acc, COSTS[spec.cost](run_dir, records[0])
 
 
@@ -227,19 +284,18 @@ def _sampler(spec: SearchSpec, number: int) -> Any:
 def open_study(spec: SearchSpec, run_dir: Path) -> Any:
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna.create_study(study_name=spec.name, storage=f"sqlite:///{(run_dir / 'study.db').resolve()}",
                                directions=["maximize", "minimize"], sampler=_sampler(spec, 0), load_if_exists=True)
 
 
 def _prepare(spec: SearchSpec, run_dir: Path) -> None:
     """Save the spec (budget aside); refuse to continue a different search in the same folder."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+    output_folder(run_dir)
     text = dump_yaml({k: v for k, v in to_dict(spec).items() if k != "trials"})
     path = run_dir / "search.resolved.yaml"
     if path.exists() and path.read_text() != text:
-        raise ValueError(f"{run_dir} holds a different search ({path}); choose another --out folder")
-    path.write_text(text)
+        raise RunFolderError(f"{run_dir} holds a different search ({path}); choose another --out folder")
+    atomic_write(path, text)
 
 
 def _finish(study: Any, spec: SearchSpec, run_dir: Path, number: int, params: Mapping[str, Any]) -> None:
@@ -260,8 +316,12 @@ def run_search(spec: SearchSpec, out_dir: str | Path, trials: int | None = None)
         import optuna
         from optuna.trial import TrialState
     except ImportError:
-        raise ValueError("jsc-hw search needs Optuna: pip install 'jsc-hw[search]'") from None
+        raise ConfigError("jsc-hw search needs Optuna: pip install 'jsc-hw[search]'") from None
 
+    if trials is not None and trials < 1:
+        raise ConfigError(f"--trials: must be at least 1, got {trials}")
+    for cfg in (spec.base, *spec.references):  # what would fail at trial 17, before anything is written
+        check_trial(cfg)
     run_dir = Path(out_dir)
     _prepare(spec, run_dir)
     with warnings.catch_warnings():
@@ -270,16 +330,18 @@ def run_search(spec: SearchSpec, out_dir: str | Path, trials: int | None = None)
         for stale in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):  # a killed run's last trial
             log.info("trial %d was interrupted; training it again with its parameters", stale.number)
             _finish(study, spec, run_dir, stale.number, stale.params)
-        target = trials or spec.trials
-        bar = tqdm(total=target, initial=min(len(study.trials), target), desc=spec.name, unit="trial")
-        while len(study.trials) < target:
-            study.sampler = _sampler(spec, len(study.trials))
-            trial = study.ask()
-            _finish(study, spec, run_dir, trial.number, suggest(trial, spec))
-            bar.update(1)
-        bar.close()
-    for ref in tqdm(spec.references, desc="references", unit="model", disable=not spec.references):
-        _train(spec, run_dir, ref)
+        target = spec.trials if trials is None else trials
+        with Progress(f"search {spec.name}", {"trials": target}, {"trials": "trial"},
+                      initial={"trials": min(len(study.trials), target)}) as bar:
+            while len(study.trials) < target:
+                study.sampler = _sampler(spec, len(study.trials))
+                trial = study.ask()
+                _finish(study, spec, run_dir, trial.number, suggest(trial, spec))
+                bar.update("trials")
+    with Progress(f"search {spec.name} references", {"models": len(spec.references)}, {"models": "model"}) as bar:
+        for ref in spec.references:
+            _train(spec, run_dir, ref)
+            bar.update("models")
     write_outputs(spec, run_dir, study)
     return run_dir
 
@@ -304,7 +366,8 @@ def points(spec: SearchSpec, run_dir: Path, study: Any) -> tuple[list[Point], li
                  t.number in front) for t in done]
     refs = []
     for ref in spec.references:
-        acc, cost = objectives(spec, run_dir, [_read(record_path(run_dir, ref.name, k)) for k in range(spec.repeats)])
+        acc, cost = objectives(spec, run_dir, [read_record(record_path(run_dir, ref.name, k))
+                                               for k in range(spec.repeats)])
         refs.append(Point(ref.name, ref, acc, cost, False))
     return sorted(pts, key=lambda p: (p.cost, -p.val_acc)), refs
 
@@ -323,37 +386,40 @@ def front_markdown(spec: SearchSpec, front: list[Point], refs: list[Point]) -> s
     for p in [*front, *refs]:
         lines.append("| " + " | ".join([p.trial, *_describe(p.config).values(), f"{p.val_acc:.4f}",
                                         f"{p.cost:,.0f}"]) + " |")
+    lines += ["", f"val acc: validation accuracy at the last epoch, mean of {spec.repeats} repeat(s); {TIE_RULE}."]
+    if spec.cost == "lut":
+        lines.append(f"lut: Yosys synth_xilinx (xc7) of RTL checked bit-exact in Verilator on {LUT_CHECK_VECTORS} "
+                     f"test rows; Yosys {estimate_of('Yosys synth_xilinx')}.")
     return "\n".join(lines) + "\n"
 
 
 def write_outputs(spec: SearchSpec, run_dir: Path, study: Any) -> list[Path]:
     import csv
+    import io
 
     from jsc_hw import tables
 
     pts, refs = points(spec, run_dir, study)
     front = [p for p in pts if p.pareto]
-    with (run_dir / "trials.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["trial", "pareto", "model", "weight_bits", "act_bits", "lr", "batch_size", "val_acc", spec.cost])
-        w.writerows([p.trial, int(p.pareto), *_describe(p.config).values(), p.val_acc, p.cost] for p in [*pts, *refs])
-    (run_dir / "front.md").write_text(front_markdown(spec, front, refs))
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(["trial", "pareto", "model", "weight_bits", "act_bits", "lr", "batch_size", "val_acc", spec.cost])
+    w.writerows([p.trial, int(p.pareto), *_describe(p.config).values(), p.val_acc, p.cost] for p in [*pts, *refs])
+    atomic_write(run_dir / "trials.csv", buf.getvalue())
+    atomic_write(run_dir / "front.md", front_markdown(spec, front, refs))
     # the run folder is also a sweep run folder: spec.resolved.yaml, results.csv/md, plots/
     as_sweep = SweepSpec(name=spec.name, base=spec.base, trials=tuple(p.config for p in [*pts, *refs]),
                          repeats=spec.repeats)
-    (run_dir / "spec.resolved.yaml").write_text(resolved_yaml(as_sweep))
-    tables.write_results(as_sweep, run_dir, load_records(run_dir))
+    atomic_write(run_dir / "spec.resolved.yaml", resolved_yaml(as_sweep))
+    tables.write_results(as_sweep, run_dir, read_records(run_dir))
     return [run_dir / "trials.csv", run_dir / "front.md", plot_front(spec, pts, refs, run_dir / "plots" / "pareto.png")]
 
 
 def plot_front(spec: SearchSpec, pts: list[Point], refs: list[Point], path: Path) -> Path:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig = Figure(figsize=(6.4, 4.4))
+    ax = fig.subplots()
     ax.scatter([p.cost for p in pts], [p.val_acc for p in pts], s=14, c="0.6", label="trials")
     front = [p for p in pts if p.pareto]
     ax.step([p.cost for p in front], [p.val_acc for p in front], "o-", where="post", c="tab:red", ms=5,
@@ -363,5 +429,5 @@ def plot_front(spec: SearchSpec, pts: list[Point], refs: list[Point], path: Path
     ax.set_xscale("log"), ax.set_xlabel(f"{spec.cost} per inference (minimise)")
     ax.set_ylabel(f"val accuracy, mean of {spec.repeats} (maximise)"), ax.grid(alpha=0.3), ax.legend(fontsize=7)
     ax.set_title(f"{spec.name}: {len(pts)} trials, {spec.sampler}, seed {spec.seed}", fontsize=9)
-    fig.tight_layout(), fig.savefig(path, dpi=130), plt.close(fig)
-    return path
+    fig.set_layout_engine("tight")
+    return atomic_savefig(fig, path, dpi=130)

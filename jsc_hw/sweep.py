@@ -1,174 +1,163 @@
-"""Run every trial x repeat of a sweep spec in worker processes; resumable, nothing lost, nothing repeated.
+"""Run every trial x repeat of a sweep spec; resumable, nothing lost, nothing repeated, nothing half-done.
 
-A *job* is one trial's missing repeats, trained together as one batched model.  Each finished repeat is
-written as ``records/<trial>__r<k>.json`` (atomically: write a temporary file, then rename), with its weights
-in ``weights/``; a killed sweep resumes by training only the repeats that have no record.  Executors are an
-explicit table, ``EXECUTORS``: a function taking the pending jobs and running them.  Every executor trains
-with ``train_repeats`` (records and checkpoint bytes, in memory) and stores with ``write_trained``: in a local
-worker process, or on the Ray driver as each remote task completes (jsc_hw.ray_executor).
+The whole spec is checked in the driver before anything is written (``preflight``: architectures, per-layer
+lengths, bit formats, the data files and their splits).  A *job* (``jsc_hw.jobs``) is one trial's missing repeats;
+each finished repeat is ``records/<trial>__r<k>.json`` with its weights in ``weights/`` (``jsc_hw.runfolder``), so
+a killed or interrupted sweep resumes by training only the repeats without a complete record.  A run folder
+holds one spec: ``spec.resolved.yaml`` and every record's stored config are compared with the spec at each start.
+Executors are an explicit table, ``EXECUTORS``: local worker processes (``jsc_hw.local_executor``) or Ray tasks
+(``jsc_hw.ray_executor``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import multiprocessing as mp
-import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
-from jsc_hw.config import SweepSpec, TrialConfig, dump_yaml, to_dict
+from jsc_hw.config import SweepSpec, TrialConfig, apply_overrides, dump_yaml, from_dict, parse_yaml, to_dict
+from jsc_hw.errors import ConfigError, DataError, JscHwError, MissingError, RunFolderError, TrainingError
+from jsc_hw.files import atomic_write, output_folder, remove_stale_tmp
+from jsc_hw.jobs import Job
+from jsc_hw.local_executor import run_local
+from jsc_hw.progress import Progress
+from jsc_hw.ray_executor import run_ray
+from jsc_hw.runfolder import Record, checkpoint_relpath, read_records, record_path, synth_dir
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Job:
-    trial: TrialConfig
-    repeats: tuple[int, ...]  #: repeat indices to train; repeat k trains with seed trial.train.seed + k
-
-    @property
-    def seeds(self) -> list[int]:
-        return [self.trial.train.seed + k for k in self.repeats]
-
-    @property
-    def epochs(self) -> int:
-        return self.trial.train.epochs * len(self.repeats)
-
-
-def record_path(run_dir: Path, trial: str, repeat: int) -> Path:
-    return run_dir / "records" / f"{trial}__r{repeat}.json"
-
-
-def _write_json_atomic(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=1))
-    tmp.replace(path)
-
-
-def pending_jobs(spec: SweepSpec, run_dir: Path) -> list[Job]:
-    """Trials with at least one repeat that has no record, most expensive first (keeps workers busy)."""
-    jobs = []
-    for trial in spec.trials:
-        missing = tuple(k for k in range(spec.repeats) if not record_path(run_dir, trial.name, k).exists())
-        if missing:
-            jobs.append(Job(trial, missing))
-    cost = {j: j.epochs * (1 + 4096 / j.trial.train.batch_size) for j in jobs}  # epochs x steps, roughly
-    return sorted(jobs, key=cost.__getitem__, reverse=True)
-
-
-@dataclass(frozen=True)
-class Trained:
-    """One finished trial-repeat as a worker hands it back: its record and its checkpoint file's bytes."""
-
-    record: dict  #: the record JSON (the run-folder contract); ``record["checkpoint"]`` is the relative path
-    checkpoint: bytes  #: the ``.pt`` file (jsc_hw.train.save_checkpoint format)
-
-
-def train_repeats(job: Job, progress: Callable[[int], None] | None = None) -> list[Trained]:
-    """Train one job and build its records and checkpoints in memory; writes nothing to the run folder."""
-    import tempfile
-
-    import torch
-
-    from jsc_hw import cost
-    from jsc_hw.data import load_splits
-    from jsc_hw.train import fit, save_checkpoint
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one core per worker: parallelism comes from the worker processes
-    try:
-        splits = load_splits(job.trial.data)
-        net, results = fit(job.trial, splits, job.seeds, progress=progress)
-    finally:
-        torch.set_num_threads(threads)  # an in-process caller (the search) keeps its own setting
-    hw = to_dict(cost.estimate(job.trial))
-    out = []
-    with tempfile.TemporaryDirectory(prefix="jsc-hw-ckpt-") as tmp:
-        for r, (k, res) in enumerate(zip(job.repeats, results)):
-            metrics = {"val_acc_last_epoch": res.val_acc[-1], "train_acc_last_step": res.train_acc_last_step}
-            blob = save_checkpoint(Path(tmp) / f"r{k}.pt", job.trial, net, r, splits.scaler, metrics).read_bytes()
-            rec = {"trial": job.trial.name, "repeat": k, "seed": res.seed, "config": to_dict(job.trial),
-                   "val_acc": list(res.val_acc), "val_loss": list(res.val_loss), **metrics,
-                   "seconds": res.seconds, "cost": hw, "checkpoint": f"weights/{job.trial.name}__r{k}.pt"}
-            out.append(Trained(rec, blob))
-    return out
-
-
-def write_trained(run_dir: Path, trained: list[Trained]) -> list[dict]:
-    """Write checkpoints, then records, each atomically: a record on disk always has its weights."""
-    for t in trained:
-        ckpt = run_dir / t.record["checkpoint"]
-        ckpt.parent.mkdir(parents=True, exist_ok=True)
-        tmp = ckpt.with_name(f".{ckpt.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(t.checkpoint)
-        tmp.replace(ckpt)
-        _write_json_atomic(record_path(run_dir, t.record["trial"], t.record["repeat"]), t.record)
-    return [t.record for t in trained]
-
-
-def train_job(job: Job, run_dir: Path, ticks=None) -> list[dict]:
-    """Train one job and write its records; runs inside a local worker process."""
-    progress = (lambda e: ticks.put(len(job.repeats))) if ticks else None
-    return write_trained(run_dir, train_repeats(job, progress))
-
-
-def run_local(jobs: list[Job], run_dir: Path, workers: int | None, address: str | None = None) -> None:
-    """Jobs in a pool of ``workers`` processes (default: one per core), with progress bars for trials and epochs."""
-    if address is not None:
-        raise ValueError("--address names a Ray cluster: use it with --executor ray")
-    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    ctx = mp.get_context("spawn")
-    with ctx.Manager() as manager, ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        ticks = manager.Queue()
-        futures = {pool.submit(train_job, job, run_dir, ticks): job for job in jobs}
-        trials_bar = tqdm(total=len(jobs), desc="trials", unit="trial", position=0)
-        epochs_bar = tqdm(total=sum(j.epochs for j in jobs), desc="epochs", unit="ep", position=1)
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            while not ticks.empty():
-                epochs_bar.update(ticks.get())
-            for fut in done:
-                fut.result()  # re-raise a worker's error with its traceback
-                trials_bar.update(1)
-        trials_bar.close(), epochs_bar.close()
-
-
-def run_ray(jobs: list[Job], run_dir: Path, workers: int | None, address: str | None = None) -> None:
-    """Jobs as Ray tasks (optional extra ``jsc-hw[ray]``); see jsc_hw.ray_executor."""
-    from jsc_hw.ray_executor import run_ray as run
-
-    run(jobs, run_dir, workers, address)
-
 
 #: (pending jobs, run folder, workers or None = the executor's default, cluster address or None) -> None
 Executor = Callable[[list[Job], Path, int | None, str | None], None]
 EXECUTORS: dict[str, Executor] = {"local": run_local, "ray": run_ray}
 
 
+# ---- the spec, checked before anything is written ---------------------------------------------------------------
+def _dotted(cfg: dict, key: str) -> Any:
+    for part in key.split("."):
+        cfg = cfg[part]
+    return cfg
+
+
+def varying_keys(trials: tuple[TrialConfig, ...]) -> set[str]:
+    """Dotted keys whose value differs between trials (grid axes, tied keys and explicit trial entries alike)."""
+    dicts = [to_dict(t) for t in trials]
+    keys = {f"{section}.{k}" for section, part in dicts[0].items() if isinstance(part, dict) for k in part}
+    return {k for k in keys if len({repr(_dotted(d, k)) for d in dicts}) > 1}
+
+
+def with_overrides(spec: SweepSpec, overrides: dict, repeats: int | None = None) -> SweepSpec:
+    """Apply dotted overrides (``--set data.max_rows=20000``) to every trial and the base.
+
+    Refused: ``name`` (trial names come from the spec: one name would merge every trial into one), and a key the
+    spec varies between trials (the override would silently replace the sweep's own axis)."""
+    if "name" in overrides:
+        raise ConfigError("--set name: trial names come from the spec (one name would merge every trial into one); "
+                          "to rename the run, change the spec's name or pass --out")
+    varied = sorted(set(overrides) & varying_keys(spec.trials)) if len(spec.trials) > 1 else []
+    if varied:
+        raise ConfigError(f"--set {', '.join(varied)}: the spec varies this key between its trials; change the spec "
+                          "(grid or trials) instead of overriding it")
+    if repeats is not None and repeats < 1:
+        raise ConfigError(f"--repeats: must be at least 1, got {repeats}")
+    return replace(spec, base=apply_overrides(spec.base, overrides),
+                   trials=tuple(apply_overrides(t, overrides) for t in spec.trials),
+                   repeats=repeats if repeats is not None else spec.repeats)
+
+
+def check_trial(cfg: TrialConfig) -> None:
+    """What would otherwise fail inside a worker: the model builds (arch, widths, per-layer bit lists) and the data
+    file reads and splits (path, format, NaN/inf rows, max_rows).  Data files are read once (cached)."""
+    from jsc_hw.data import load_splits
+    from jsc_hw.nets import BatchedNet
+
+    try:
+        BatchedNet(cfg.model, cfg.quant, [0])
+        load_splits(cfg.data)
+    except JscHwError as exc:
+        raise type(exc)(f"trial {cfg.name}: {exc}") from None
+    except FileNotFoundError as exc:
+        raise MissingError(f"trial {cfg.name}: {exc}") from None
+    except ValueError as exc:
+        raise DataError(f"trial {cfg.name}: {exc}") from None
+
+
+def preflight(spec: SweepSpec) -> None:
+    for trial in spec.trials:
+        check_trial(trial)
+
+
+# ---- the run folder ----------------------------------------------------------------------------------------------
 def resolved_yaml(spec: SweepSpec) -> str:
     """``spec.resolved.yaml``: every trial's full config."""
     return dump_yaml({"name": spec.name, "repeats": spec.repeats, "varied": list(spec.varied),
                       "trials": [to_dict(t) for t in spec.trials]})
 
 
+def _same_spec(text: str, spec: SweepSpec) -> bool:
+    """A saved resolved spec equals ``spec`` (compared as configs: fields added since it was saved take defaults)."""
+    try:
+        raw = parse_yaml(text, "spec.resolved.yaml")
+        trials = tuple(from_dict(TrialConfig, t) for t in raw["trials"])
+    except (JscHwError, KeyError, TypeError):
+        return False
+    return (raw.get("name"), raw.get("repeats"), tuple(raw.get("varied") or ()), trials) == (
+        spec.name, spec.repeats, spec.varied, spec.trials)
+
+
 def prepare_run(spec: SweepSpec, run_dir: Path) -> None:
     """Create the run folder and save the resolved spec; refuse to mix two different specs in one folder."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    resolved = resolved_yaml(spec)
+    output_folder(run_dir)
     path = run_dir / "spec.resolved.yaml"
-    if path.exists() and path.read_text() != resolved:
-        raise ValueError(f"{run_dir} holds results of a different spec ({path}); choose another --out folder")
-    path.write_text(resolved)
+    if path.exists() and not _same_spec(path.read_text(errors="replace"), spec):
+        raise RunFolderError(f"{run_dir} holds results of a different spec ({path}); choose another --out folder")
+    check_records(spec, read_records(run_dir), run_dir)
+    for sub in ("records", "weights"):
+        remove_stale_tmp(run_dir / sub)
+    atomic_write(path, resolved_yaml(spec))
 
 
+def check_records(spec: SweepSpec, records: list[Record], run_dir: Path) -> None:
+    """Every record in the folder is of this spec: a trial of it, trained with its config."""
+    trials = {t.name: t for t in spec.trials}
+    for rec in records:
+        trial = trials.get(rec.trial)
+        if trial is None or rec.config != trial:
+            why = "a trial this spec does not have" if trial is None else "a different config"
+            raise RunFolderError(f"{record_path(run_dir, rec.trial, rec.repeat)} holds results of {why} "
+                                 f"({_first_difference(rec.config, trial)}); choose another --out folder")
+
+
+def _first_difference(a: TrialConfig, b: TrialConfig | None) -> str:
+    if b is None:
+        return f"trial {a.name!r}"
+    da, db = to_dict(a), to_dict(b)
+    for section in da:
+        if da[section] != db[section]:
+            if not isinstance(da[section], dict):
+                return f"{section}: {da[section]!r} there, {db[section]!r} in the spec"
+            key = next(k for k in da[section] if da[section][k] != db[section].get(k))
+            return f"{section}.{key}: {da[section][key]!r} there, {db[section][key]!r} in the spec"
+    return "?"
+
+
+def pending_jobs(spec: SweepSpec, run_dir: Path) -> list[Job]:
+    """Trials with at least one repeat without a complete record (record and weights), most expensive first."""
+    jobs = []
+    for trial in spec.trials:
+        missing = tuple(k for k in range(spec.repeats) if not _complete(run_dir, trial.name, k))
+        if missing:
+            jobs.append(Job(trial, missing))
+    cost = {j: j.epochs * (1 + 4096 / j.trial.train.batch_size) for j in jobs}  # epochs x steps, roughly
+    return sorted(jobs, key=cost.__getitem__, reverse=True)
+
+
+def _complete(run_dir: Path, trial: str, repeat: int) -> bool:
+    return record_path(run_dir, trial, repeat).is_file() and (run_dir / checkpoint_relpath(trial, repeat)).is_file()
+
+
+# ---- hardware figures of a run -------------------------------------------------------------------------------------
 def synthesise_records(run_dir: Path, every_repeat: bool = False, keep_existing: bool = True,
                        **flow: Any) -> list[Path]:
     """The open-source hardware flow (``jsc_hw.synth.synth_checkpoint``: Verilog, Verilator check, Yosys) for the
@@ -177,17 +166,19 @@ def synthesise_records(run_dir: Path, every_repeat: bool = False, keep_existing:
     ``keep_existing``: a record already synthesised is not redone; ``flow``: keyword options of synth_checkpoint."""
     from jsc_hw.synth import synth_checkpoint
 
-    chosen: dict[str, dict] = {}
-    for rec in load_records(run_dir):
-        key = f"{rec['trial']}__r{rec['repeat']}" if every_repeat else rec["trial"]
-        if key not in chosen or rec["repeat"] < chosen[key]["repeat"]:
+    chosen: dict[str, Record] = {}
+    for rec in read_records(run_dir):
+        key = rec.name if every_repeat else rec.trial
+        if key not in chosen or rec.repeat < chosen[key].repeat:
             chosen[key] = rec
     paths = []
-    for rec in tqdm(list(chosen.values()), desc="synth", unit="model"):
-        out = run_dir / "synth" / f"{rec['trial']}__r{rec['repeat']}"
-        paths.append(out / "synth.json")
-        if not (keep_existing and paths[-1].exists()):
-            synth_checkpoint(run_dir / rec["checkpoint"], out, **flow)
+    with Progress(f"synth {Path(run_dir).name}", {"models": len(chosen)}, {"models": "model"}) as bar:
+        for rec in chosen.values():
+            out = synth_dir(run_dir, rec.trial, rec.repeat)
+            paths.append(out / "synth.json")
+            if not (keep_existing and paths[-1].exists()):
+                synth_checkpoint(run_dir / rec.checkpoint, out, **flow)
+            bar.update("models")
     return paths
 
 
@@ -201,33 +192,20 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, workers: int | None = None, 
 
     run_dir = Path(out_dir)
     if executor not in EXECUTORS:
-        raise ValueError(f"unknown executor {executor!r}; available: {sorted(EXECUTORS)}")
+        raise ConfigError(f"unknown executor {executor!r}; available: {sorted(EXECUTORS)}")
+    preflight(spec)
     prepare_run(spec, run_dir)
     jobs = pending_jobs(spec, run_dir)
     done = len(spec.trials) * spec.repeats - sum(len(j.repeats) for j in jobs)
     log.info("%s: %d trial-repeats done, %d to train in %d jobs", spec.name, done,
              sum(len(j.repeats) for j in jobs), len(jobs))
-    if jobs:
-        EXECUTORS[executor](jobs, run_dir, workers, address)
+    try:
+        if jobs:
+            EXECUTORS[executor](jobs, run_dir, workers, address)
+    except TrainingError:
+        tables.write_results(spec, run_dir, read_records(run_dir))  # the trials that did train
+        raise
     if synth:
         synthesise_records(run_dir)
-    tables.write_results(spec, run_dir, load_records(run_dir))
+    tables.write_results(spec, run_dir, read_records(run_dir))
     return run_dir
-
-
-def iter_records(run_dir: Path) -> Iterator[dict]:
-    for path in sorted((Path(run_dir) / "records").glob("*.json")):
-        yield json.loads(path.read_text())
-
-
-def load_records(run_dir: str | Path) -> list[dict]:
-    return list(iter_records(Path(run_dir)))
-
-
-def with_overrides(spec: SweepSpec, overrides: dict, repeats: int | None = None) -> SweepSpec:
-    """Apply dotted overrides (``--set data.max_rows=20000``) to every trial and the base."""
-    from jsc_hw.config import apply_overrides
-
-    return replace(spec, base=apply_overrides(spec.base, overrides),
-                   trials=tuple(apply_overrides(t, overrides) for t in spec.trials),
-                   repeats=repeats if repeats is not None else spec.repeats)

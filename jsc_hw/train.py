@@ -7,6 +7,7 @@ epoch: validation accuracy and loss; at the end: the training accuracy of the la
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from collections.abc import Sequence
@@ -19,6 +20,8 @@ import torch.nn.functional as F
 
 from jsc_hw.config import TrialConfig, dump_yaml, to_dict, trial_from_yaml
 from jsc_hw.data import Scaler, Splits
+from jsc_hw.errors import MissingError, RunFolderError
+from jsc_hw.files import atomic_write
 from jsc_hw.nets import BatchedNet, build
 
 log = logging.getLogger(__name__)
@@ -148,24 +151,27 @@ class Checkpoint:
 
 def save_checkpoint(path: str | Path, cfg: TrialConfig, net: BatchedNet, r: int, scaler: Scaler,
                     metrics: dict) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     blob = {"config_yaml": dump_yaml(to_dict(cfg)), "seed": net.seeds[r], "state": net.repeat_state(r),
             "scaler": {"mean": scaler.mean, "std": scaler.std}, "metrics": metrics}
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(blob, tmp)
-    tmp.replace(path)
-    return path
+    buf = io.BytesIO()
+    torch.save(blob, buf)
+    return atomic_write(path, buf.getvalue())
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: checkpoint not found (train one with `jsc-hw sweep`)")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    cfg = trial_from_yaml(blob["config_yaml"])
-    net = build(cfg, [blob["seed"]])
-    net.load_state_dict(blob["state"])
+        raise MissingError(f"{path}: checkpoint not found (train one with `jsc-hw sweep`)")
+    try:  # an untrusted file: empty, truncated, random bytes or another program's .pt all end here
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        cfg = trial_from_yaml(blob["config_yaml"])
+        net = build(cfg, [blob["seed"]])
+        net.load_state_dict(blob["state"])
+        scaler = Scaler(tuple(blob["scaler"]["mean"]), tuple(blob["scaler"]["std"]))
+        metrics = dict(blob["metrics"])
+    except Exception as exc:
+        why = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        raise RunFolderError(f"{path}: not a readable jsc-hw checkpoint ({why}); retrain it (rerun its sweep) or "
+                             "export it again") from None
     net.eval()
-    scaler = Scaler(tuple(blob["scaler"]["mean"]), tuple(blob["scaler"]["std"]))
-    return Checkpoint(cfg, net, scaler, dict(blob["metrics"]))
+    return Checkpoint(cfg, net, scaler, metrics)

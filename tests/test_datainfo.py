@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from jsc_hw.cli import data as cli_data
-from jsc_hw.datainfo import format_info, plot_histograms, summarize
-from jsc_hw.schema import FEATURES, Jets
+pd = pytest.importorskip("pandas", reason="CSV data files need the data extra: pip install 'jsc-hw[data]'")
+
+from jsc_hw.cli import data as cli_data  # noqa: E402
+from jsc_hw.datainfo import format_info, plot_histograms, summarize  # noqa: E402
+from jsc_hw.schema import FEATURES, Jets  # noqa: E402
 
 
 def _jets() -> Jets:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -19,6 +20,8 @@ from jsc_hw.config import DataSpec, ModelSpec, QuantSpec, TrainSpec, TrialConfig
 from jsc_hw.data import load_splits
 from jsc_hw.nets import BatchedNet
 from jsc_hw.train import fit, save_checkpoint
+
+pytestmark = pytest.mark.requires("export")
 
 
 def test_float_model_is_refused_and_can_be_requantised(tmp_path):
@@ -56,7 +59,8 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         (run / "records" / f"{name}__r0.json").write_text(json.dumps({
             "trial": name, "repeat": 0, "seed": 0, "val_acc": list(results[0].val_acc),
             "val_loss": list(results[0].val_loss), "val_acc_last_epoch": results[0].val_acc[-1],
-            "train_acc_last_step": results[0].train_acc_last_step, "checkpoint": rel}))
+            "train_acc_last_step": results[0].train_acc_last_step, "checkpoint": rel,
+            "config": dataclasses.asdict(cfg), "seconds": results[0].seconds, "cost": {}}))
     out = root / "prj"
     assert main(["export", "--fpga", str(run), "--out", str(out), "--rows", str(ROWS),
                  "--save-model", str(root / "models" / "demo")]) == 0
@@ -338,7 +342,7 @@ def test_rows_a_qonnx_model_is_checked_on(tmp_path, synthetic_npz):
     from qonnx_graphs import qkeras_mlp, random_layers
 
     from jsc_hw.cli.export import qonnx_rows
-    from jsc_hw.data import Scaler, held_out_split
+    from jsc_hw.data import held_out_split
 
     jsc = ingest.prepare(qkeras_mlp(random_layers((16, 8, 5))))
     x, y, source = qonnx_rows(jsc, str(synthetic_npz), None, 100)

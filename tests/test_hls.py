@@ -21,6 +21,8 @@ from jsc_hw.export import export_fpga
 from jsc_hw.nets import BatchedNet
 from jsc_hw.train import fit
 
+pytestmark = pytest.mark.requires("export")
+
 ROWS = 2000
 
 
@@ -142,3 +144,18 @@ def test_no_import_cycle_through_the_export_modules():
 
     assert not [m for m in sorted(export_side) if reaches(m, m, {m})]
     assert "jsc_hw.export" not in graph["jsc_hw.hls"] and graph["jsc_hw.fixed"] == set()
+
+
+def test_python_tags_are_read_as_none_only_while_linking() -> None:
+    """hls4ml's project yml holds a !!python/object tag; reading it must not change yaml.SafeLoader for everyone."""
+    import yaml
+
+    from jsc_hw.hls import _python_tags_as_none
+
+    doc = "model: !!python/object:qonnx.core.modelwrapper.ModelWrapper {x: 1}\n"
+    before = dict(yaml.SafeLoader.yaml_multi_constructors)
+    with _python_tags_as_none():
+        assert yaml.safe_load(doc) == {"model": None}
+    assert dict(yaml.SafeLoader.yaml_multi_constructors) == before
+    with pytest.raises(yaml.YAMLError):
+        yaml.safe_load(doc)

@@ -10,6 +10,7 @@ from importlib import resources
 import numpy as np
 import pytest
 
+from jsc_hw.jetgen.card import card_text, departures
 from jsc_hw.jetgen.detector import DetectorSpec, emulate
 from jsc_hw.jetgen.features import COLUMNS, load_backend
 from jsc_hw.jetgen.generate import FEATURE_COLS, Chunk, GenSettings, chunk_seed, generate, plan, run_chunk
@@ -22,18 +23,36 @@ def _embedded():
         return d["features"], d["label"], d["chunk"], json.loads(str(d["meta"]))
 
 
-@pytest.mark.parametrize("cls", ["g", "t"])
-def test_cpp_and_numpy_backends_agree(cls):
-    cpp, ref = load_backend("cpp"), load_backend("numpy")
+@pytest.mark.parametrize("cls,radius", [("g", 0.8), ("t", 0.4)])
+def test_backends_agree(cls, radius):
+    """The fused ECF pass (cpp), the fjcontrib classes one by one and the pure-numpy code give the same jets."""
+    backends = [load_backend(name) for name in ("cpp", "fjcontrib", "numpy")]
     stream = events(cls, 77, PythiaSettings())
     for _ in range(3):
-        p4, _ = next(stream)
-        a, b = cpp.compute(p4, 0.8, 100.0, 1), ref.compute(p4, 0.8, 100.0, 1)
-        assert a.shape == b.shape == (1, len(COLUMNS))
-        np.testing.assert_allclose(a, b, rtol=1e-9)
-        f = dict(zip(COLUMNS, a[0]))
+        p4, _ = next(stream).final_state()
+        rows = [b.compute(p4, radius, 100.0, 1) for b in backends]
+        assert all(r.shape == (1, len(COLUMNS)) for r in rows)
+        for r in rows[1:]:
+            np.testing.assert_allclose(rows[0], r, rtol=1e-9)
+        f = dict(zip(COLUMNS, rows[0][0]))
         assert f["j_d2_a1_b1_mmdt"] == pytest.approx(f["j_d2_b1_mmdt"], rel=1e-12)  # identical by definition
         assert f["j_multiplicity"] >= f["j_nconst_mmdt"] >= 2 and f["j_zlogz"] < 0
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_leading_jet_from_pythia_equals_fastjet_on_the_final_state(cls):
+    """Pythia's SlowJet (fjcore) finds the same leading jet as FastJet on every visible particle, so the
+    particle-level fast path (constituents only) gives the same rows as clustering the copied final state."""
+    cpp, ref = load_backend("cpp"), load_backend("numpy")
+    stream = events(cls, 78, PythiaSettings())
+    for _ in range(4):
+        ev = next(stream)
+        p4, _ = ev.final_state()
+        full = cpp.compute(p4, 0.8, 100.0, 1)
+        cons = ev.leading_jet(0.8, 100.0)
+        assert len(cons) == full[0, COLUMNS.index("j_multiplicity")]
+        np.testing.assert_allclose(cpp.jet(cons), full, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(ref.jet(cons), full, rtol=1e-9, atol=1e-12)
 
 
 def test_detector_cells_conserve_energy_and_follow_the_tag():
@@ -82,6 +101,17 @@ def test_generate_resumes_by_chunk(tmp_path):
         assert d["features"].shape == (5, 16) and np.all(np.isfinite(d["features"]))
     with pytest.raises(ValueError, match="holds a run with other settings"):
         generate(5, tmp_path, replace(s, seed=6), workers=1)
+    card = card_text(first, "jsc-hw data generate ...")
+    assert "| 1 | 1 | 1 | 1 | 1 |" in card  # one jet per class
+    assert "departs from the default recipe" not in card  # seed and chunk size are not part of the recipe
+    assert "r05_h010_e005_t220_nonu" in card and "on shell" in card
+
+
+def test_card_names_departures_from_the_default_recipe():
+    assert departures(GenSettings(seed=9, chunk_jets=7).to_json()) == []
+    other = replace(GenSettings(), radius=0.8, pythia=PythiaSettings(on_shell=False)).to_json()
+    (line, _) = departures(other)
+    assert "`radius` = 0.8 (default 0.4)" in line and "'on_shell': False" in line
 
 
 def test_shipped_rows_regenerate_from_their_seed():
@@ -108,3 +138,32 @@ def test_embedded_physics():
     assert 76 < peaks["w"] < 86 and 86 < peaks["z"] < 96 and 160 < peaks["t"] < 185
     mult = {c: f["j_multiplicity"][y == i].mean() for i, c in enumerate(CLASSES)}
     assert mult["g"] > mult["t"] > mult["q"] and mult["g"] > mult["w"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--jets", "7"], "--jets 7: give a positive multiple of 5 (balanced classes), e.g. 5"),
+    (["--jets", "0"], "--jets 0: give a positive multiple of 5"),
+    (["--jets", "10", "--chunk-jets", "0"], "--chunk-jets 0: give at least 1 jet per chunk"),
+    (["--jets", "10", "--radius", "0"], "--radius 0.0: the anti-kT radius must lie in 0.05..2.0"),
+    (["--jets", "10", "--workers", "0"], "--workers 0: give at least 1"),
+])
+def test_data_generate_refuses_impossible_requests_in_one_line(argv, message, tmp_path, capsys, caplog):
+    from jsc_hw.cli import main
+
+    out = tmp_path / "gen"
+    assert main(["data", "generate", "--out", str(out), *argv]) == 2
+    said = capsys.readouterr().err + caplog.text
+    assert message in said and "Traceback" not in said
+    assert not out.exists()  # nothing written
+
+
+def test_a_recipe_that_accepts_no_jet_stops_with_the_reason(monkeypatch):
+    """A recipe whose jets never reach the pT window (here: a window above the beam's reach) stops after a
+    bounded number of events with the counts, instead of looping forever."""
+    import importlib
+
+    G = importlib.import_module("jsc_hw.jetgen.generate")  # the module, not the function the package exports
+    monkeypatch.setattr(G, "MAX_EVENTS_PER_JET", 0)
+    with pytest.raises(G.GenerationError, match=r"chunk z_00000: 0 of 2 jets accepted in 1000 events \("
+                                                r"1000 outside the pT window \(8000.0, 9000.0\).*--radius \(0.4\)"):
+        run_chunk(replace(GenSettings(detector="none"), jet_pt_window=(8000.0, 9000.0)), Chunk("z", 0, 2))

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 
-import h5py
 import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from jsc_hw import loaders
-from jsc_hw.loaders import read_jets
-from jsc_hw.schema import CLASSES, FEATURES
+WHY = "the data extra reads these formats: pip install 'jsc-hw[data]'"
+h5py = pytest.importorskip("h5py", reason=WHY)
+pd = pytest.importorskip("pandas", reason=WHY)
+pa = pytest.importorskip("pyarrow", reason=WHY)
+pq = pytest.importorskip("pyarrow.parquet", reason=WHY)
+
+from jsc_hw import loaders  # noqa: E402
+from jsc_hw.loaders import read_jets  # noqa: E402
+from jsc_hw.schema import CLASSES, FEATURES  # noqa: E402
 
 # first five rows of OpenML 42468 (hls4ml-tutorial part1 output): 16 features in OpenML order + class
 OPENML_NAMES = [f[2:] for f in FEATURES]
@@ -170,7 +172,7 @@ def test_nan_inf_counted_and_dropped_only_on_request(tmp_path):
     path = tmp_path / "nan.csv"
     frame.to_csv(path, index=False)
     with pytest.raises(ValueError, match=r"nan.csv: 2 rows hold NaN/inf values \{'j_n2_b1_mmdt': 2, "
-                                         r"'j_mass_mmdt': 1\}; pass drop_invalid=True"):
+                                         r"'j_mass_mmdt': 1\}; to drop them set data.drop_invalid: true"):
         read_jets(path)
     jets = read_jets(path, drop_invalid=True)
     assert len(jets) == 3 and jets.y.tolist() == [0, 4, 2]
@@ -227,3 +229,25 @@ def test_default_jets_is_the_balanced_embedded_set():
     card = loaders.embedded_card()
     assert card["n_jets"] >= 100_000 and card["settings"]["seed"] == 1
     assert json.dumps(card)  # plain JSON
+
+
+def test_two_columns_naming_one_feature_are_refused(tmp_path):
+    """j_zlogz and zlogz in one CSV: which one is the feature? Refused, naming both, instead of the last winning."""
+    frame = _frame()
+    frame["j_zlogz"] = frame["zlogz"] * 2
+    path = tmp_path / "both.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r"both.csv: columns 'zlogz' and 'j_zlogz' both name feature j_zlogz"):
+        read_jets(path)
+
+
+def test_truncated_and_random_npz_are_one_line_errors(tmp_path):
+    good = tmp_path / "good.npz"
+    np.savez_compressed(good, features=REAL_ROWS.astype(np.float32), names=np.array(OPENML_NAMES),
+                        label=np.array(REAL_Y))
+    blob = good.read_bytes()
+    for name, data in [("truncated.npz", blob[: len(blob) // 2]), ("tail_cut.npz", blob[:-30]),
+                       ("random.npz", np.random.default_rng(0).bytes(4096))]:
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ValueError, match=rf"{name}: not a readable .npz file"):
+            read_jets(tmp_path / name)

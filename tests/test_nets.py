@@ -41,6 +41,7 @@ def test_unknown_architecture_is_named():
 def test_hidden_widths_shape_the_mlp_and_are_refused_elsewhere():
     net = BatchedNet(ModelSpec(arch="mlp", hidden=(8, 4)), QuantSpec(), seeds=[0])
     assert sum(p.numel() for p in net.parameters()) == (16 * 8 + 8) + (8 * 4 + 4) + (4 * 5 + 5)
-    assert sum(p.numel() for p in BatchedNet("mlp", QuantSpec(), [0]).parameters()) == 16 * 32 + 32 + 32 * 16 + 16 + 16 * 5 + 5
+    n = sum(p.numel() for p in BatchedNet("mlp", QuantSpec(), [0]).parameters())
+    assert n == 16 * 32 + 32 + 32 * 16 + 16 + 16 * 5 + 5
     with pytest.raises(ValueError, match="model.hidden applies to arch 'mlp' only; remove it for 'jsc_tiny'"):
         BatchedNet(ModelSpec(arch="jsc_tiny", hidden=(8,)), QuantSpec(), seeds=[0])

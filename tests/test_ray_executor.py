@@ -15,7 +15,9 @@ import pytest
 import yaml
 
 from jsc_hw.config import sweep_from_dict
-from jsc_hw.sweep import Job, load_records, pending_jobs, run_sweep, train_repeats
+from jsc_hw.jobs import Job, train_repeats
+from jsc_hw.runfolder import read_records
+from jsc_hw.sweep import pending_jobs, run_sweep
 from conftest import record_files, sweep_spec_dict
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'jsc-hw[ray]'")
@@ -31,17 +33,17 @@ def test_ray_sweep_records_and_weights_equal_in_process_training(synthetic_npz, 
     spec = sweep_from_dict(sweep_spec_dict(synthetic_npz, epochs=2))
     run_dir = run_sweep(spec, tmp_path / "run", workers=2, executor="ray")
     assert not ray.is_initialized()  # the instance this sweep started is shut down
-    records = {(r["trial"], r["repeat"]): r for r in load_records(run_dir)}
+    records = {(r.trial, r.repeat): r for r in read_records(run_dir)}
     assert sorted(records) == [(t, k) for t in "abc" for k in (0, 1)]
     assert pending_jobs(spec, run_dir) == []
     assert not list(run_dir.rglob(".*.tmp"))
     # the driver wrote exactly what a local worker computes: same curves, byte-identical checkpoints
     for trained in train_repeats(Job(spec.trials[0], (0, 1))):
-        got = records[("a", trained.record["repeat"])]
-        expected = json.loads(json.dumps(trained.record))
+        got = records[("a", trained.record.repeat)].to_json()
+        expected = json.loads(json.dumps(trained.record.to_json()))
         assert {k: v for k, v in got.items() if k != "seconds"} == {k: v for k, v in expected.items() if k != "seconds"}
         assert (run_dir / got["checkpoint"]).read_bytes() == trained.checkpoint
-    assert 0.5 < records[("a", 0)]["val_acc_last_epoch"] <= 1
+    assert 0.5 < records[("a", 0)].val_acc_last_epoch <= 1
 
 
 def test_address_is_rejected_for_the_local_executor(synthetic_npz, tmp_path):

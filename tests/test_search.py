@@ -69,8 +69,9 @@ def test_front_is_non_dominated_and_points_are_exportable_sweep_records(syntheti
         dominated = any(u.values[0] >= t.values[0] and u.values[1] <= t.values[1] and u.values != t.values
                         for u in trials)
         assert (t.number in front) == (not dominated)
-    lines = (run_dir / "front.md").read_text().splitlines()
+    lines = [ln for ln in (run_dir / "front.md").read_text().splitlines() if ln.startswith("|")]
     assert len(lines) == 2 + len(front) + 1  # header, front rows, the reference
+    assert "ties favour g" in (run_dir / "front.md").read_text()
     for t in trials:
         rec = json.loads((run_dir / "records" / f"t{t.number:04d}__r0.json").read_text())
         assert {"trial", "repeat", "seed", "config", "val_acc", "val_loss", "val_acc_last_epoch",
@@ -103,6 +104,7 @@ def test_spec_errors_name_the_key(synthetic_npz):
 
 
 @pytest.mark.slow
+@pytest.mark.requires("verilator", "yosys")
 def test_lut_cost_comes_from_open_source_synthesis(synthetic_npz, tmp_path):
     raw = spec_dict(synthetic_npz) | {"cost": "lut", "trials": 2, "startup": 2, "references": []}
     raw["space"] = raw["space"] | {"hidden_layers": [1, 1], "widths": [2, 4]}
@@ -113,7 +115,39 @@ def test_lut_cost_comes_from_open_source_synthesis(synthetic_npz, tmp_path):
         synth = json.loads((run_dir / "synth" / f"t{t.number:04d}__r0" / "synth.json").read_text())
         luts = synth["figures"][0]["lut"]
         assert t.values[1] == luts > 10  # Yosys synth_xilinx LUT count of the trial's own Verilog
+        assert synth["rtl_check"]["vectors"] == 200 and synth["rtl_check"]["bit_exact"]  # checked before it counts
     assert "| lut |" in (run_dir / "front.md").read_text().splitlines()[0]
+
+
+def test_bad_budgets_and_overrides_are_refused(synthetic_npz, tmp_path, caplog):
+    from jsc_hw.search import with_overrides
+
+    spec = search_from_dict(spec_dict(synthetic_npz))
+    for change, message in [({"trials": 0}, "trials: must be at least 1, got 0"),
+                            ({"repeats": 0}, "repeats: must be at least 1, got 0"),
+                            ({"name": ".."}, "name: '..' is not usable")]:
+        with pytest.raises(ValueError, match=message):
+            search_from_dict(spec_dict(synthetic_npz) | change)
+    with pytest.raises(ValueError, match="--set train.lr: the search sets this key itself"):
+        with_overrides(spec, {"train.lr": 0.1})
+    with pytest.raises(ValueError, match="--set model.hidden: the search sets"):
+        with_overrides(spec, {"model.hidden": [4]})
+    with pytest.raises(ValueError, match="--trials: must be at least 1, got 0"):
+        run_search(spec, tmp_path / "run", trials=0)
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(spec_dict(synthetic_npz)))
+    for args, message in [(["--trials", "0"], "trials: must be at least 1, got 0"),
+                          (["--repeats", "0"], "repeats: must be at least 1, got 0"),
+                          (["--cost", "watts"], "--cost: 'watts' unknown")]:
+        assert main(["search", str(spec_path), "--out", str(tmp_path / "r"), *args]) == 2
+        assert message in caplog.text
+    assert not (tmp_path / "r").exists() and not (tmp_path / "run").exists()
+
+
+def test_opening_a_study_leaves_optunas_global_verbosity_alone(synthetic_npz, tmp_path):
+    before = optuna.logging.get_verbosity()
+    open_study(search_from_dict(spec_dict(synthetic_npz)), tmp_path)
+    assert optuna.logging.get_verbosity() == before
 
 
 def test_missing_optuna_names_the_extra(synthetic_npz, tmp_path, monkeypatch):
@@ -148,3 +182,22 @@ def test_search_killed_mid_run_resumes_like_an_uninterrupted_run(synthetic_npz, 
     straight = run_search(search_from_dict(raw), tmp_path / "straight")
     assert history(out) == history(straight)
     assert len(history(out)) == 8
+
+
+@pytest.mark.requires("verilator")
+def test_the_lut_objective_refuses_rtl_that_is_not_bit_exact(synthetic_npz, tmp_path, monkeypatch):
+    """The LUT cost runs a short Verilator check first; with a wrong bias in the lowering, no LUT count comes out."""
+    from conftest import biased_lowering
+    from jsc_hw import rtl, search, synth
+    from jsc_hw.config import DataSpec, QuantSpec, TrainSpec, TrialConfig
+    from jsc_hw.errors import NotBitExact
+    from jsc_hw.jobs import Job, train_repeats, write_trained
+
+    cfg = TrialConfig(name="t0000", data=DataSpec(path=str(synthetic_npz)), train=TrainSpec(epochs=1),
+                      quant=QuantSpec(weight_bits=4, act_bits=4, input_bits=4))
+    (rec,) = write_trained(tmp_path, train_repeats(Job(cfg, (0,))))
+    real = rtl.lower
+    monkeypatch.setattr(synth.rtl, "lower", biased_lowering(real))
+    with pytest.raises(NotBitExact, match=r"t0000__r0: its RTL is RTL NOT bit-exact \(\d+/200\) against PyTorch"):
+        search.COSTS["lut"](tmp_path, rec)
+    assert not (tmp_path / "synth" / "t0000__r0" / "yosys_xc7").exists()

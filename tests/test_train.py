@@ -141,3 +141,19 @@ def test_last_partial_batch_and_progress(splits):
     _, (res,) = fit(trial(epochs=3, batch_size=1000), splits, [0], progress=ticks.append)
     assert ticks == [0, 1, 2] and len(res.val_acc) == 3
     assert np.isfinite(res.val_loss).all() and res.seconds > 0
+
+
+def test_unreadable_checkpoints_are_one_line_errors(splits, tmp_path):
+    """Empty, truncated, random-byte and foreign .pt files: a RunFolderError naming the file, never a traceback."""
+    from jsc_hw.errors import RunFolderError
+
+    cfg = trial(epochs=1)
+    net, results = fit(cfg, splits, [0])
+    good = save_checkpoint(tmp_path / "w.pt", cfg, net, 0, splits.scaler, {}).read_bytes()
+    cases = {"empty.pt": b"", "truncated.pt": good[: len(good) // 2], "random.pt": np.random.default_rng(0).bytes(5000)}
+    torch.save({"something": torch.zeros(3)}, tmp_path / "foreign.pt")
+    for name, blob in cases.items():
+        (tmp_path / name).write_bytes(blob)
+    for name in [*cases, "foreign.pt"]:
+        with pytest.raises(RunFolderError, match=rf"{name}: not a readable jsc-hw checkpoint \(.*\); retrain it"):
+            load_checkpoint(tmp_path / name)

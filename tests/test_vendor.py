@@ -68,3 +68,13 @@ def test_vendor_flow_without_the_tool_says_what_to_do(tmp_path: Path) -> None:
         vendor.run_vendor(hls_project(tmp_path), "vitis")
     with pytest.raises(FileNotFoundError, match="build_prj.tcl"):
         vendor.run_vendor(tmp_path, "vivado")
+
+
+def test_vivado_utilisation_with_rows_missing(tmp_path: Path) -> None:
+    """A report without the register and DSP rows (e.g. cut by hand): those figures are absent, not a crash."""
+    text = (REPORTS / "vivado_synth.rpt").read_text().splitlines(keepends=True)
+    kept = [ln for ln in text if not ln.startswith(("| Slice Registers", "| DSPs"))]
+    assert len(kept) < len(text)
+    (tmp_path / "cut.rpt").write_text("".join(kept))
+    f = vendor.parse_vivado_utilization(tmp_path / "cut.rpt")
+    assert (f.lut, f.ff, f.dsp, f.carry) == (1526, None, None, 295)

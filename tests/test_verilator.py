@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import torch
 import pytest
 
 from conftest import Q4, inputs, net_with_bn_stats
@@ -13,6 +14,8 @@ from test_verilog import two_layer_net
 from jsc_hw import rtl, verilator
 from jsc_hw.config import QuantSpec
 from jsc_hw.verilog import write_verilog
+
+pytestmark = pytest.mark.requires("verilator")
 
 
 def test_every_input_code_of_a_small_net(tmp_path) -> None:
@@ -61,3 +64,43 @@ def test_outputs_wider_than_the_harness_are_refused(tmp_path) -> None:
     assert design.out_bits > 32
     with pytest.raises(ValueError, match="do not fit the Verilator harness's 32-bit ports"):
         verilator.verilate(design, np.zeros((3, 2), dtype=np.int64))
+
+
+def random_net(seed: int):
+    """A random quantised network: JSC-Tiny or an MLP of random depth and widths, random bit widths per layer
+    and formats, BatchNorm statistics and weights far from their initialisation."""
+    import torch
+
+    from jsc_hw.config import ModelSpec
+    from jsc_hw.nets import BatchedNet
+
+    rng = np.random.default_rng(seed)
+    arch = "jsc_tiny" if seed % 3 == 0 else "mlp"
+    hidden = tuple(int(w) for w in rng.integers(1, 9, rng.integers(1, 3))) if arch == "mlp" else ()
+    in_bits, act_bits = int(rng.integers(3, 7)), int(rng.integers(2, 7))
+    q = QuantSpec(weight_bits=int(rng.integers(2, 7)), act_bits=act_bits, input_bits=in_bits,
+                  input_int_bits=int(rng.integers(1, in_bits + 2)), act_int_bits=int(rng.integers(1, act_bits + 2)),
+                  bias_bits=int(rng.integers(6, 17)),
+                  weight_bits_per_layer=tuple(int(b) for b in rng.integers(2, 8, len(hidden) + 1)) if hidden else (),
+                  act_bits_per_layer=tuple(int(b) for b in rng.integers(act_bits, 8, len(hidden))) if hidden else ())
+    torch.manual_seed(seed)
+    net = BatchedNet(ModelSpec(arch=arch, hidden=hidden), q, [seed])
+    with torch.no_grad():
+        for p in net.parameters():
+            p.mul_(float(rng.uniform(0.5, 4.0)))  # weights of every scale: many power-of-two formats
+    for m in net.modules():
+        if hasattr(m, "running_var"):
+            m.running_mean.normal_(0, 0.5), m.running_var.uniform_(0.3, 3.0)
+    return net, (arch, hidden, q)
+
+
+@pytest.mark.parametrize("seed", [0, *(pytest.param(s, marks=pytest.mark.slow) for s in range(1, 12))])
+def test_random_integer_networks_are_bit_exact_in_verilator(tmp_path, seed: int) -> None:
+    """Fuzz: random architectures, bit widths, formats and weights, lowered, written as Verilog and simulated on
+    random inputs of every scale; the RTL must equal PyTorch on every output code, and the numpy model too."""
+    net, what = random_net(seed)
+    twin = net.twin(0)
+    x = torch.from_numpy(np.random.default_rng(100 + seed).normal(0, 2.0, (400, 16)).astype(np.float32))
+    ints = rtl.lower(twin, net.input_shape)
+    res = verilator.check(twin, net.input_shape, x, write_verilog(ints, tmp_path), ints)
+    assert res.bit_exact and res.reference_mismatches == 0 and res.vectors == 400, (what, res)

@@ -41,9 +41,9 @@ def run_class(args: tuple[str, int, int]) -> dict[str, np.ndarray]:
     rows: dict[str, list[np.ndarray]] = {v: [] for v in VARIANTS}
     stream = events(cls, pseed, base.pythia)
     for _ in range(n_events):
-        p4, pdg = next(stream)
+        ev = next(stream)
         for v in VARIANTS:
-            for jet in event_jets(p4, pdg, s[v], rng[v]):
+            for jet in event_jets(ev, s[v], rng[v]):
                 if 800 < jet[0] < 1600 and np.all(np.isfinite(jet[FEATURE_COLS])):
                     rows[v].append(jet)
     return {v: np.array(r) for v, r in rows.items()}
@@ -145,9 +145,7 @@ def polarisation(n_events: int, out: Path, seed: int) -> None:
         while len(feats) < n_events:
             if not py.next():
                 continue
-            arr = np.array([(p.px(), p.py(), p.pz(), p.e(), p.id()) for p in py.event.particles()
-                            if p.isFinal() and p.idAbs() not in P.NEUTRINOS])
-            for jet in event_jets(arr[:, :4].copy(), arr[:, 4].astype(np.int64), s, rng):
+            for jet in event_jets(P.Event(py, {}), s, rng):
                 if 800 < jet[0] < 1600 and np.all(np.isfinite(jet[FEATURE_COLS])):
                     feats.append(jet)
                     cosines.append(_cos_theta_star(py.event, boson, jet[1], jet[2]))

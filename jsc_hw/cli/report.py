@@ -9,16 +9,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from jsc_hw import report
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", help="synth.json files, folders of them, hls4ml projects, sweep runs")
-    p.add_argument("--out", type=Path, default=Path("reports/hardware"), help="output folder (default reports/hardware)")
+    p.add_argument("--out", type=Path, default=Path("reports/hardware"),
+                   help="output folder (default reports/hardware)")
     p.add_argument("--title", default="jsc-hw hardware report")
 
 
 def run(args: argparse.Namespace) -> int:
+    from jsc_hw import report
+
     rows = report.collect(args.paths)
     paths = report.write(rows, args.out, args.title)
     print(report.markdown(rows))

@@ -14,14 +14,11 @@ one's own; a project exported from one is checked on its own rows against the QO
 from __future__ import annotations
 
 import argparse
-import json
+import logging
 from pathlib import Path
 
-from jsc_hw import ingest, synth, vendor
-from jsc_hw.cli.export import qonnx_rows, resolve
-from jsc_hw.figures import figures_dict
-from jsc_hw.fixed import FixedFormat
-from jsc_hw.sweep import synthesise_records
+log = logging.getLogger("jsc_hw")
+FAMILIES = "xc7, xcu, xcup, xc6s, xc6v, ... (Yosys synth_xilinx -family)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -30,9 +27,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tool", choices=["auto", "vitis", "vivado", "yosys"], default="auto")
     p.add_argument("--checkpoint", type=Path, help="the model of a project folder, for --tool yosys (default: the "
                                                     "checkpoint its verification.json names)")
-    p.add_argument("--out", type=Path, help="output folder (default: <project>/synth, <run>/synth, runs/synth/<model> "
-                                             "for models/<name>, <checkpoint>_synth for a .pt)")
-    p.add_argument("--family", default="xc7", help="Xilinx family for Yosys synth_xilinx: xc7, xcu, xcup (default xc7)")
+    p.add_argument("--out", type=Path, help="output folder (default: <project>/synth, <run>/synth/<trial>__r<k> "
+                                             "(where `report` and the sweep table read), runs/synth/<model> for "
+                                             "models/<name>, <checkpoint>_synth for a .pt)")
+    p.add_argument("--metric", default="val_acc_last_epoch",
+                   help="sweep run: how its best trial is chosen, as `jsc-hw export --metric` (default "
+                        "val_acc_last_epoch; also val_acc_best_epoch, val_loss_last_epoch, train_acc_last_step)")
+    p.add_argument("--family", default="xc7", help=f"Xilinx family for Yosys synth_xilinx: {FAMILIES}; default xc7")
     p.add_argument("--flatten", action="store_true", help="Yosys: flatten before synthesis (a few per cent fewer "
                                                          "LUTs, far slower on large networks; default: each distinct "
                                                          "neuron module synthesised once)")
@@ -41,7 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ecp5", action="store_true", help="also place and route on a Lattice ECP5 (nextpnr) for Fmax")
     p.add_argument("--vsynth", action="store_true", help="vendor flow: also run Vivado logic synthesis")
     p.add_argument("--check-only", action="store_true", help="open-source flow: Verilog + Verilator check, no Yosys")
-    p.add_argument("--vectors", type=int, default=2000, help="test rows for the Verilator check (0: skip)")
+    p.add_argument("--vectors", type=int, default=2000, help="test rows for the Verilator check (0: skip; the "
+                                                             "figures are then marked as not checked)")
     p.add_argument("--timeout", type=float, default=7200, help="seconds allowed per tool run")
     p.add_argument("--input-format", metavar="TYPE", help="QONNX file without an input quantiser: its input type "
                                                           "(default fixed<16,6>, as for jsc-hw export)")
@@ -51,76 +53,124 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                      "not only the best; `jsc-hw report <run>` then plots them")
 
 
-def _print(path: Path) -> None:
-    blob = json.loads(path.read_text())
-    chk = blob.get("rtl_check")
+def _print(path: Path) -> bool:
+    """Print a synth.json; True when its RTL is bit-exact (or was not checked)."""
+    from jsc_hw.runfolder import read_synth
+
+    rec = read_synth(path)
+    chk = rec.rtl_check
     if chk:
-        ref = "the QONNX executor" if "qonnx" in blob else "PyTorch"
+        ref = "the QONNX executor" if rec.qonnx else "PyTorch"
         print(f"RTL vs {ref} ({chk['simulator']}): {chk['vectors']} vectors, {chk['mismatched_values']} "
-              f"mismatched values -> {'bit-exact' if chk['bit_exact'] else 'NOT bit-exact'}")
-    for f in blob["figures"]:
-        print(f"{f['tool']} {f['version']} | {f['part']} | {f['stage']}: LUT {f['lut']}, FF {f['ff']}, "
-              f"DSP {f['dsp']}, BRAM18 {f['bram_18k']}, CARRY {f['carry']}, latency {f['latency_max_cycles']} "
-              f"cycles" + (f", clock {f['clock_ns']:.2f} ns" if f.get("clock_ns") else ""))
+              f"mismatched values -> {'bit-exact' if chk['bit_exact'] else 'NOT bit-exact: not synthesised'}")
+    else:
+        print("RTL: not checked (--vectors 0); the figures are marked as unchecked")
+    for f in rec.figures:
+        print(f"{f.tool} {f.version} | {f.part} | {f.stage}: LUT {f.lut}, FF {f.ff}, DSP {f.dsp}, BRAM18 "
+              f"{f.bram_18k}, CARRY {f.carry}, latency {f.latency_max_cycles} cycles"
+              + (f", clock {f.clock_ns:.2f} ns" if f.clock_ns else "")
+              + (f"\n  {f.estimate_of}" if f.estimate_of else ""))
     print(f"wrote {path}")
+    return not chk or bool(chk["bit_exact"])
 
 
 def _project_checkpoint(project: Path) -> Path | None:
     """The checkpoint an hls4ml project was exported from (``checkpoint`` in its verification.json); None for a
     project of a QONNX file or a Brevitas module of one's own (its QONNX graph is synthesised instead)."""
-    ver = json.loads((project / "verification.json").read_text()) if (project / "verification.json").exists() else {}
-    if "checkpoint" not in ver and ver.get("origin") is not None:
+    from jsc_hw.errors import MissingError
+    from jsc_hw.runfolder import load_json
+
+    ver = project / "verification.json"
+    blob = load_json(ver) if ver.exists() else {}
+    blob = blob if isinstance(blob, dict) else {}
+    if "checkpoint" not in blob and blob.get("origin") is not None:
         return None
-    ckpt = ver.get("checkpoint")
+    ckpt = blob.get("checkpoint")
     if ckpt is None or not Path(ckpt).exists():
-        raise FileNotFoundError(f"{project} is an hls4ml project whose model is not found ({ckpt or 'not recorded'}): "
-                                "pass it with --checkpoint (a .pt or models/<name>) for the open-source flow")
+        raise MissingError(f"{project} is an hls4ml project whose model is not found ({ckpt or 'not recorded'}): "
+                           "pass it with --checkpoint (a .pt or models/<name>) for the open-source flow")
     return Path(ckpt)
 
 
+def _vendor(args: argparse.Namespace, target: Path, tool: str) -> int:
+    from jsc_hw import vendor
+    from jsc_hw.errors import MissingError
+    from jsc_hw.figures import figures_dict
+    from jsc_hw.files import atomic_json, output_folder
+
+    if not (target / "build_prj.tcl").exists():
+        raise MissingError(f"{target}: the vendor flow needs an hls4ml project folder (jsc-hw export)")
+    figs = vendor.run_vendor(target, tool, args.vsynth, args.timeout)
+    out = output_folder(args.out or target / "synth")
+    path = atomic_json(out / "vendor.json", {"project": str(target), "figures": [figures_dict(f) for f in figs]})
+    for f in figs:
+        print(f"{f.tool} {f.version} | {f.part} | {f.stage}: LUT {f.lut}, FF {f.ff}, DSP {f.dsp}, "
+              f"BRAM18 {f.bram_18k}, latency {f.latency_max_cycles} cycles")
+    print(f"wrote {path}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    """Exit status: 0 done, 2 user error, 3 the RTL is not bit-exact against its reference (PyTorch, or the QONNX
+    executor for a QONNX model), as `jsc-hw export`."""
+    from jsc_hw import synth, vendor
+    from jsc_hw.cli.export import resolve
+    from jsc_hw.errors import ConfigError
+    from jsc_hw.files import output_folder
+    from jsc_hw.select import best_trial
+    from jsc_hw.sweep import synthesise_records
+
     if args.vectors < 0:
-        raise ValueError(f"--vectors {args.vectors}: give a number of test rows >= 0 (0 skips the Verilator check)")
+        raise ConfigError(f"--vectors {args.vectors}: give a number of test rows >= 0 (0 skips the Verilator check)")
     target = Path(args.target)
     project = (target / "build_prj.tcl").exists()
     tool = args.tool
     if tool == "auto":
         tool = next((t for t in ("vitis", "vivado") if project and vendor.vendor_available(t)), "yosys")
     if tool != "yosys":
-        if not project:
-            raise FileNotFoundError(f"{target}: the vendor flow needs an hls4ml project folder (jsc-hw export)")
-        figs = vendor.run_vendor(target, tool, args.vsynth, args.timeout)
-        out = args.out or target / "synth"
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / "vendor.json"
-        path.write_text(json.dumps({"project": str(target), "figures": [figures_dict(f) for f in figs]},
-                                   indent=2) + "\n")
-        _print(path)
-        return 0
+        return _vendor(args, target, tool)
+    synth.check_family(args.family)
     flow = dict(family=args.family, dsp=args.dsp, ecp5=args.ecp5, timeout=args.timeout,
                 synthesise=not args.check_only, flatten=args.flatten)
     if target.suffix == ".onnx":
+        from jsc_hw import ingest
+        from jsc_hw.cli.export import qonnx_rows
+        from jsc_hw.fixed import FixedFormat
+
         fmt = FixedFormat.parse(args.input_format) if args.input_format else None
         graph = ingest.prepare(target, fmt, target="rtl")
         x, y, src = qonnx_rows(graph, args.data, args.scaler, args.vectors) if args.vectors else (None, None, "")
-        _print(synth.synth_qonnx(target, args.out or Path("runs") / "synth" / target.stem, x, y, src, fmt, **flow))
-        return 0
+        out = output_folder(args.out or Path("runs") / "synth" / target.stem)
+        return _verdict([_print(synth.synth_qonnx(target, out, x, y, src, fmt, **flow))])
     if project and args.checkpoint is None:
         args.checkpoint = _project_checkpoint(target)
         if args.checkpoint is None:
-            _print(synth.synth_project(target, args.out or target / "synth", args.vectors, **flow))
-            return 0
+            out = output_folder(args.out or target / "synth")
+            return _verdict([_print(synth.synth_project(target, out, args.vectors, **flow))])
     flow["vectors"] = args.vectors
-    if args.all and (target / "records").is_dir():
-        for path in synthesise_records(target, every_repeat=True, keep_existing=False, **flow):
-            _print(path)
-        return 0
-    src = resolve(str(args.checkpoint or target), "val_acc_last_epoch")
-    if args.out:
-        out = args.out
-    elif (target / "checkpoint.pt").is_file() or not target.exists():  # models/<name>: keep models/ clean
-        out = Path("runs") / "synth" / src.name
+    run_folder = args.checkpoint is None and (target / "records").is_dir()
+    if args.all and run_folder:
+        exact = [_print(p) for p in synthesise_records(target, every_repeat=True, keep_existing=False, **flow)]
+        return _verdict(exact)
+    if run_folder:  # the best trial by --metric, into the folder `report` and the sweep table read
+        choice = best_trial(target, args.metric)
+        checkpoint, default_out = choice.checkpoint, target / "synth" / choice.checkpoint.stem
+        print(f"best trial of {target} by {args.metric}: {choice.trial}, repeat {choice.repeat} ({choice.value:.4f})")
     else:
-        out = target / "synth" if target.is_dir() else target.with_name(f"{target.stem}_synth")
-    _print(synth.synth_checkpoint(src.checkpoint, out, **flow))
+        src = resolve(str(args.checkpoint or target), args.metric)
+        checkpoint = src.checkpoint
+        if (target / "checkpoint.pt").is_file() or not target.exists():  # models/<name>: keep models/ clean
+            default_out = Path("runs") / "synth" / src.name
+        else:
+            default_out = target / "synth" if target.is_dir() else target.with_name(f"{target.stem}_synth")
+    out = output_folder(args.out or default_out)
+    return _verdict([_print(synth.synth_checkpoint(checkpoint, out, **flow))])
+
+
+def _verdict(exact: list[bool]) -> int:
+    bad = exact.count(False)
+    if bad:
+        log.error("%d model(s) NOT bit-exact against their reference: their RTL was not synthesised (see "
+                  "rtl_check in synth.json)", bad)
+        return 3
     return 0

@@ -1,12 +1,16 @@
 """Jet clustering and the 16 JSC features of the leading jets of one event.
 
-Two interchangeable backends behind one signature, ``(p4 (n,4) px,py,pz,E, R, ptmin, max_jets) -> (nj, len(COLUMNS))``:
+Interchangeable backends behind two signatures: ``event(p4 (n,4) px,py,pz,E, R, ptmin, max_jets) -> (nj,
+len(COLUMNS))`` clusters a whole event; ``jet(constituents (n,4)) -> (0 or 1, len(COLUMNS))`` takes the
+constituents of one jet already found (by Pythia's SlowJet, i.e. fjcore anti-kT, see ``pythia.Event``):
 
-* ``cpp``: ``_jscfeat.cc``, the original fjcontrib classes (SoftDrop, EnergyCorrelator*), compiled on first use
-  with g++ against the FastJet + fjcontrib libraries shipped inside the ``fastjet`` wheel, cached in
-  ``~/.cache/jsc-hw/`` (or ``$JSC_HW_CACHE``) under a hash of the source and the wheel location;
+* ``cpp``: ``_jscfeat.cc``: FastJet clustering, fjcontrib SoftDrop, and the ECF sums of the fjcontrib
+  ``EnergyCorrelator*`` classes computed in one fused pass; compiled on first use with g++ against the FastJet +
+  fjcontrib libraries shipped inside the ``fastjet`` wheel, cached in ``~/.cache/jsc-hw/`` (or
+  ``$JSC_HW_CACHE``) under a hash of the source and the wheel location;
+* ``fjcontrib``: the same library calling the fjcontrib classes one observable at a time (the reference);
 * ``numpy``: :mod:`jsc_hw.jetgen.numpy_features`, an independent implementation used when no compiler is
-  available (agrees with ``cpp`` to ~1e-13, see tests/test_jetgen.py).
+  available.  All three agree to ~1e-13 (tests/test_jetgen.py).
 """
 
 from __future__ import annotations
@@ -24,25 +28,21 @@ from pathlib import Path
 
 import numpy as np
 
+from jsc_hw.jetgen.columns import COLUMNS
+
 log = logging.getLogger(__name__)
 
-#: output columns of both backends, in order (the 16 JSC features sit at COLUMNS[4:20])
-COLUMNS: tuple[str, ...] = (
-    "j_pt", "j_eta", "j_phi", "j_mass",
-    "j_zlogz", "j_c1_b0_mmdt", "j_c1_b1_mmdt", "j_c1_b2_mmdt", "j_c2_b1_mmdt", "j_c2_b2_mmdt",
-    "j_d2_b1_mmdt", "j_d2_b2_mmdt", "j_d2_a1_b1_mmdt", "j_d2_a1_b2_mmdt", "j_m2_b1_mmdt", "j_m2_b2_mmdt",
-    "j_n2_b1_mmdt", "j_n2_b2_mmdt", "j_mass_mmdt", "j_multiplicity",
-    "j_pt_mmdt", "j_nconst_mmdt",
-)
 SOURCE = Path(__file__).with_name("_jscfeat.cc")
 
-JetFeatures = Callable[[np.ndarray, float, float, int], np.ndarray]
+EventFeatures = Callable[[np.ndarray, float, float, int], np.ndarray]
+JetFeatures = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
 class Backend:
     name: str
-    compute: JetFeatures
+    compute: EventFeatures  # a whole event: cluster, then the leading jets' features
+    jet: JetFeatures  # the constituents of one jet
 
 
 def cache_dir() -> Path:
@@ -73,7 +73,7 @@ def build_library(timeout_s: float = 300.0) -> Path:
     return lib
 
 
-def _cpp_backend() -> Backend:
+def _library() -> ctypes.CDLL:
     lib = ctypes.CDLL(str(build_library()))
     lib.jsc_nout.restype = ctypes.c_int
     lib.jsc_name.restype = ctypes.c_char_p
@@ -82,25 +82,42 @@ def _cpp_backend() -> Backend:
     if names != COLUMNS:
         raise RuntimeError(f"{SOURCE}: feature columns {names} differ from features.COLUMNS")
     dp = np.ctypeslib.ndpointer(dtype=np.float64, flags="C_CONTIGUOUS")
-    lib.jsc_event.restype = ctypes.c_int
-    lib.jsc_event.argtypes = [ctypes.c_int, dp, dp, dp, dp, ctypes.c_double, ctypes.c_double, ctypes.c_int, dp]
+    for fn in (lib.jsc_event, lib.jsc_event_fjcontrib):
+        fn.restype = ctypes.c_int
+        fn.argtypes = [ctypes.c_int, dp, dp, dp, dp, ctypes.c_double, ctypes.c_double, ctypes.c_int, dp]
+    lib.jsc_jet.restype = ctypes.c_int
+    lib.jsc_jet.argtypes = [ctypes.c_int, dp, dp, dp, dp, dp]
+    return lib
+
+
+def _columns(p4: np.ndarray) -> list[np.ndarray]:
+    return [np.ascontiguousarray(p4[:, k], dtype=np.float64) for k in range(4)]
+
+
+def _cpp_backend(fused: bool = True) -> Backend:
+    lib = _library()
+    event_fn = lib.jsc_event if fused else lib.jsc_event_fjcontrib
 
     def compute(p4: np.ndarray, radius: float, ptmin: float, max_jets: int) -> np.ndarray:
-        cols = [np.ascontiguousarray(p4[:, k], dtype=np.float64) for k in range(4)]
         out = np.zeros(max_jets * len(COLUMNS))
-        nj = lib.jsc_event(len(p4), *cols, radius, ptmin, max_jets, out)
+        nj = event_fn(len(p4), *_columns(p4), radius, ptmin, max_jets, out)
         return out[: nj * len(COLUMNS)].reshape(nj, len(COLUMNS))
 
-    return Backend("cpp", compute)
+    def jet(cons: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(COLUMNS))
+        return out.reshape(lib.jsc_jet(len(cons), *_columns(cons), out), len(COLUMNS))
+
+    return Backend("cpp" if fused else "fjcontrib", compute, jet)
 
 
 def _numpy_backend() -> Backend:
-    from jsc_hw.jetgen.numpy_features import event_features
+    from jsc_hw.jetgen.numpy_features import event_features, jet_row
 
-    return Backend("numpy", event_features)
+    return Backend("numpy", event_features, jet_row)
 
 
-BACKENDS: dict[str, Callable[[], Backend]] = {"cpp": _cpp_backend, "numpy": _numpy_backend}
+BACKENDS: dict[str, Callable[[], Backend]] = {"cpp": _cpp_backend, "fjcontrib": lambda: _cpp_backend(fused=False),
+                                              "numpy": _numpy_backend}
 
 
 @cache

@@ -25,11 +25,15 @@ import numpy as np
 from tqdm import tqdm
 
 from jsc_hw.jetgen.detector import detector_spec, emulate
-from jsc_hw.jetgen.features import COLUMNS, load_backend
-from jsc_hw.jetgen.pythia import PythiaSettings, events
+from jsc_hw.jetgen.columns import COLUMNS
+from jsc_hw.jetgen.features import load_backend
+from jsc_hw.jetgen.pythia import Event, PythiaSettings, events
+from jsc_hw.errors import ConfigError, ToolError
 from jsc_hw.schema import CLASSES, FEATURES
 
 log = logging.getLogger(__name__)
+#: a chunk that needs more events than this per jet has a recipe that accepts (almost) nothing: stop, say why
+MAX_EVENTS_PER_JET = 50
 FEATURE_COLS = [COLUMNS.index(f) for f in FEATURES]
 
 
@@ -37,11 +41,14 @@ FEATURE_COLS = [COLUMNS.index(f) for f in FEATURES]
 class GenSettings:
     seed: int = 1
     chunk_jets: int = 500
-    radius: float = 0.8
+    # the default is the recipe of the embedded dataset (docs/data.md, "The recipe"): the trackObservables
+    # boostedPrecision-hls4ml snapshot (R = 0.4; the r0.5/h0.010/e0.005/t220 configuration its steerScript runs for
+    # the real file's tag) on MadGraph-like on-shell W/Z/t
+    radius: float = 0.4
     jet_ptmin: float = 100.0
     jet_pt_window: tuple[float, float] = (800.0, 1600.0)
-    detector: str = "r1_h022_e0175_t220_nonu"
-    pythia: PythiaSettings = field(default_factory=PythiaSettings)
+    detector: str = "r05_h010_e005_t220_nonu"
+    pythia: PythiaSettings = field(default_factory=lambda: PythiaSettings(on_shell=True))
     backend: str = "auto"
 
     @classmethod
@@ -49,7 +56,7 @@ class GenSettings:
         """Inverse of :meth:`to_json` (e.g. the ``settings`` of a data card's ``meta``)."""
         py = d["pythia"]
         pythia = PythiaSettings(sqrt_s=py["sqrt_s"], pthat=tuple(py["pthat"]), limit_tau0=py["limit_tau0"],
-                                extra=tuple(py["extra"]))
+                                on_shell=py.get("on_shell", False), extra=tuple(py["extra"]))
         rest = {k: v for k, v in d.items() if k != "pythia"}
         return cls(**rest | {"jet_pt_window": tuple(d["jet_pt_window"])}, pythia=pythia)
 
@@ -76,11 +83,20 @@ def chunk_seed(seed: int, cls: str, index: int) -> int:
     return 1 + int.from_bytes(digest[:8], "little") % 900_000_000
 
 
-def event_jets(p4: np.ndarray, pdg: np.ndarray, s: GenSettings, rng: np.random.Generator) -> np.ndarray:
-    """Rows of ``features.COLUMNS`` for the leading jet of one event (0 or 1 rows), detector applied if set."""
+class GenerationError(ToolError):
+    """A chunk that cannot be filled with the recipe it was given."""
+
+
+def event_jets(ev: Event, s: GenSettings, rng: np.random.Generator) -> np.ndarray:
+    """Rows of ``features.COLUMNS`` for the leading jet of one event (0 or 1 rows), detector applied if set.
+    At particle level the jet is found inside Pythia (:meth:`Event.leading_jet`), so only its constituents
+    are copied; the detector needs every particle."""
     spec = detector_spec(s.detector)
-    objects = p4 if spec is None else emulate(p4, pdg, spec, rng)
-    return load_backend(s.backend).compute(objects, s.radius, s.jet_ptmin, 1)
+    backend = load_backend(s.backend)
+    if spec is None:
+        return backend.jet(ev.leading_jet(s.radius, s.jet_ptmin))
+    p4, pdg = ev.final_state()
+    return backend.compute(emulate(p4, pdg, spec, rng), s.radius, s.jet_ptmin, 1)
 
 
 def run_chunk(s: GenSettings, chunk: Chunk) -> dict[str, np.ndarray | int | float]:
@@ -90,10 +106,15 @@ def run_chunk(s: GenSettings, chunk: Chunk) -> dict[str, np.ndarray | int | floa
     stream = events(chunk.cls, seed, s.pythia)
     rows, n_events, n_window, n_undefined = [], 0, 0, 0
     t0 = time.process_time()
+    max_events = MAX_EVENTS_PER_JET * chunk.n_jets + 1000
     while len(rows) < chunk.n_jets:
-        p4, pdg = next(stream)
+        if n_events >= max_events:
+            raise GenerationError(f"chunk {chunk.name}: {len(rows)} of {chunk.n_jets} jets accepted in {n_events} "
+                                  f"events ({n_window} outside the pT window {s.jet_pt_window}, {n_undefined} "
+                                  f"undefined); check --radius ({s.radius}) and --detector ({s.detector})")
+        ev = next(stream)
         n_events += 1
-        for jet in event_jets(p4, pdg, s, rng):
+        for jet in event_jets(ev, s, rng):
             if not s.jet_pt_window[0] < jet[0] < s.jet_pt_window[1]:
                 n_window += 1
             elif not np.all(np.isfinite(jet[FEATURE_COLS])):
@@ -134,12 +155,28 @@ def _ray_task(args: tuple[GenSettings, Chunk]) -> dict:
     return run_chunk(*args)
 
 
+def check_request(n_jets: int, s: GenSettings, workers: int | None, executor: str) -> None:
+    """One-line refusals of a request that cannot give what it asks, before anything is written or started."""
+    if n_jets < len(CLASSES) or n_jets % len(CLASSES):
+        raise ConfigError(f"--jets {n_jets}: give a positive multiple of {len(CLASSES)} (balanced classes), "
+                          f"e.g. {max(len(CLASSES), n_jets - n_jets % len(CLASSES))}")
+    if s.chunk_jets < 1:
+        raise ConfigError(f"--chunk-jets {s.chunk_jets}: give at least 1 jet per chunk")
+    if not 0.05 <= s.radius <= 2.0:
+        raise ConfigError(f"--radius {s.radius}: the anti-kT radius must lie in 0.05..2.0 (JSC uses 0.4 or 0.8)")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers {workers}: give at least 1")
+    if executor == "local" and workers is None:
+        raise ConfigError("the local executor needs a number of --workers (1 or more)")
+
+
 def generate(n_jets: int, out: Path, s: GenSettings, workers: int = 1, executor: str = "local",
              address: str | None = None) -> Path:
     """Generate (or resume) a run in folder ``out``; returns ``out/jets.npz``.
 
     ``executor="ray"``: chunks are Ray tasks (``address``: a running cluster, None: a local instance with
     ``workers`` CPUs) and the driver writes each chunk as it arrives, so only the driver needs ``out``."""
+    check_request(n_jets, s, workers, executor)
     out = Path(out)
     chunks_dir = out / "chunks"
     chunks_dir.mkdir(parents=True, exist_ok=True)
@@ -149,10 +186,13 @@ def generate(n_jets: int, out: Path, s: GenSettings, workers: int = 1, executor:
         raise ValueError(f"{meta_file}: this folder holds a run with other settings; "
                          "use a new --out folder or the same --jets/--seed/options to resume")
     meta_file.write_text(json.dumps(meta, indent=2))
-    todo = [c for c in plan(n_jets, s.chunk_jets) if not (chunks_dir / f"{c.name}.npz").exists()]
+    # round robin over the classes (chunk 0 of every class, then chunk 1, ...): what a long run has finished when
+    # it is stopped is balanced; the output does not depend on the order
+    todo = sorted((c for c in plan(n_jets, s.chunk_jets) if not (chunks_dir / f"{c.name}.npz").exists()),
+                  key=lambda c: (c.index, CLASSES.index(c.cls)))
     if executor not in ("local", "ray"):
         raise ValueError(f"unknown executor {executor!r}; choose 'local' or 'ray'")
-    log.info("%s: %d chunks to generate with %d workers (%s)", out, len(todo), workers, executor)
+    log.info("%s: %d chunks to generate with %s workers (%s)", out, len(todo), workers or "all", executor)
     t0 = time.perf_counter()
     with tqdm(total=sum(c.n_jets for c in todo), unit="jet", desc="generate") as bar:
         tasks = [(s, c, chunks_dir) for c in todo]

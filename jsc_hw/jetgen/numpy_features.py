@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jsc_hw.jetgen.features import COLUMNS
+from jsc_hw.jetgen.columns import COLUMNS
 
 
 def _y_phi(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -92,6 +92,18 @@ def jet_features(cons: np.ndarray) -> dict[str, float]:
         out["j_d2_a1_b1_mmdt"] = float(e3_1b / e2_1**3)
         out["j_d2_a1_b2_mmdt"] = float(e3_1b / e2_2**1.5)
     return out
+
+
+def jet_row(cons: np.ndarray) -> np.ndarray:
+    """Same contract as the ``cpp`` backend's ``jet``: one row of COLUMNS from the constituents of one jet."""
+    if len(cons) == 0:
+        return np.zeros((0, len(COLUMNS)))
+    s = cons.sum(0)
+    pt, m2 = np.hypot(s[0], s[1]), s[3] ** 2 - s[0] ** 2 - s[1] ** 2 - s[2] ** 2
+    kin = {"j_pt": pt, "j_eta": float(np.arcsinh(s[2] / pt)), "j_phi": float(np.arctan2(s[1], s[0])),
+           "j_mass": float(np.sqrt(max(m2, 0.0)))}
+    f = jet_features(cons) | kin
+    return np.array([[f[c] for c in COLUMNS]], dtype=np.float64)
 
 
 def event_features(p4: np.ndarray, radius: float, ptmin: float, max_jets: int) -> np.ndarray:
