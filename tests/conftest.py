@@ -109,8 +109,8 @@ def biased_lowering(lower, offset: int = 4096):
 
     from jsc_hw import rtl
 
-    def wrong(twin, shape):
-        net = lower(twin, shape)
+    def wrong(*args):  # rtl.lower(twin, shape) or qonnx_rtl.lower(graph)
+        net = lower(*args)
         mv = next(s for s in net.stages if isinstance(s, rtl.MatVec))
         b = mv.b.copy()
         b[0] += offset

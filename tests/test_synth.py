@@ -109,6 +109,33 @@ def test_cli_synth_of_a_qonnx_file(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "RTL vs the QONNX executor" in capsys.readouterr().out
 
 
+
+@pytest.mark.requires("verilator")
+def test_qonnx_rtl_that_is_not_bit_exact_is_not_synthesised_and_synth_exits_3(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The verdict gates the QONNX path too: a lowering with a wrong bias fails the check against the QONNX
+    executor, Yosys is not run, synth.json (a SynthRecord with the model's origin) records it, the report marks it."""
+    import onnx
+    from conftest import biased_lowering
+    from qonnx_graphs import qkeras_mlp, quantized_bits, quantized_relu, random_layers
+
+    from jsc_hw import qonnx_rtl, report
+    from jsc_hw.cli import main
+
+    path = tmp_path / "tiny.onnx"
+    onnx.save(qkeras_mlp(random_layers((4, 3, 2)), kernel=quantized_bits(4, 0), bias=quantized_bits(4, 0),
+                         act=quantized_relu(4, 0), input_quantizer=quantized_bits(4, 1)), str(path))
+    monkeypatch.setattr(qonnx_rtl, "lower", biased_lowering(qonnx_rtl.lower))
+    assert main(["synth", str(path), "--tool", "yosys", "--vectors", "200", "--out", str(tmp_path / "s")]) == 3
+    rec = synth_json(tmp_path / "s")
+    assert rec.rtl_check["vectors"] == 200 and not rec.rtl_check["bit_exact"] and rec.figures == ()
+    assert rec.qonnx == str(path) and rec.model.origin == "QONNX file tiny.onnx" and rec.schema >= 1
+    assert not (tmp_path / "s" / "yosys_xc7").exists()  # not synthesised
+    (row,) = report.collect([tmp_path / "s" / "synth.json"])
+    assert not row.verified and row.verdict.startswith("RTL NOT bit-exact")
+    assert report.table([row])[0]["origin"] == "QONNX file tiny.onnx"
+
+
 def _tiny_checkpoint(tmp_path: Path, synthetic_npz: Path) -> Path:
     from jsc_hw.config import DataSpec, QuantSpec, TrainSpec, TrialConfig
     from jsc_hw.data import load_splits

@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     from jsc_hw.sweep import synthesise_records
 
     if args.vectors < 0:
-        raise ConfigError(f"--vectors {args.vectors}: give a number of test rows >= 0 (0 skips the Verilator check)")
+        raise ConfigError(f"--vectors: 0 (no check) or more rows, got {args.vectors}")
     target = Path(args.target)
     project = (target / "build_prj.tcl").exists()
     tool = args.tool
