@@ -113,7 +113,7 @@ def load_splits(spec: DataSpec) -> Splits:
 def held_out_split(spec: DataSpec, scaler: Scaler | None = None) -> tuple[Split, str]:
     """The test split of ``spec``'s dataset standardised with ``scaler``, or with the scaler fitted on its own training
     split when None; and a description of both (for a model trained elsewhere, e.g. a QONNX file)."""
-    jets = _jets(spec.path, spec.format)
+    jets = _jets(spec.path, spec.format, spec.drop_invalid)
     splits = make_splits(jets, spec)
     if scaler is None:
         return splits.test, f"test split of {splits.source}, standardised with its training split's statistics"
