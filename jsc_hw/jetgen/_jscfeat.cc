@@ -34,19 +34,24 @@ const char* NAMES[NOUT] = {
     "j_pt_mmdt", "j_nconst_mmdt"};
 const EnergyCorrelator::Measure M = EnergyCorrelator::pt_R;
 
+// sum_i (E_i / E_J) ln(E_i / E_J) over the ungroomed constituents
+double zlogz(const PseudoJet& jet, const std::vector<PseudoJet>& cons) {
+  double sum = 0.0;
+  for (const PseudoJet& c : cons) {
+    const double z = c.e() / jet.e();
+    if (z > 0) sum += z * std::log(z);
+  }
+  return sum;
+}
+
 // The 16 features (and kinematics) of one jet, with the fused ECF sums.
 void fused_features(const PseudoJet& jet, double* v) {
   static SoftDrop mmdt(0.0, 0.1, 1.0);
   const std::vector<PseudoJet> cons = jet.constituents();
-  double zlogz = 0.0;
-  for (const PseudoJet& c : cons) {
-    const double z = c.e() / jet.e();
-    if (z > 0) zlogz += z * std::log(z);
-  }
   const PseudoJet g = mmdt(jet);
   const std::vector<PseudoJet> gc = g.constituents();
   const int n = static_cast<int>(gc.size());
-  std::vector<double> z(n), t1(n * n), t2(n * n);  // z_i; theta_ij and theta_ij^2
+  std::vector<double> z(n), t1(n * n);  // z_i; theta_ij (i < j)
   double ptsum = 0.0;
   for (int i = 0; i < n; ++i) ptsum += gc[i].perp();
   for (int i = 0; i < n; ++i) z[i] = gc[i].perp() / ptsum;
@@ -55,7 +60,6 @@ void fused_features(const PseudoJet& jet, double* v) {
     for (int j = i + 1; j < n; ++j) {
       const double a2 = gc[i].squared_distance(gc[j]), a1 = std::sqrt(a2), w = z[i] * z[j];
       t1[i * n + j] = a1;
-      t2[i * n + j] = a2;
       c1b0 += w;
       e2_1 += w * a1;
       e2_2 += w * a2;
@@ -81,7 +85,7 @@ void fused_features(const PseudoJet& jet, double* v) {
     }
   const double vals[NOUT] = {
       jet.pt(), jet.eta(), jet.phi_std(), jet.m(),
-      zlogz, c1b0, e2_1, e2_2, e3_1 / (e2_1 * e2_1), e3_2 / (e2_2 * e2_2),
+      zlogz(jet, cons), c1b0, e2_1, e2_2, e3_1 / (e2_1 * e2_1), e3_2 / (e2_2 * e2_2),
       e3_1 / (e2_1 * e2_1 * e2_1), e3_2 / (e2_2 * e2_2 * e2_2), e3_1 / (e2_1 * e2_1 * e2_1),
       e3_1 / std::pow(e2_2, 1.5), m_1 / e2_1, m_2 / e2_2,
       n_1 / (e2_1 * e2_1), n_2 / (e2_2 * e2_2), g.m(), static_cast<double>(cons.size()),
@@ -99,15 +103,10 @@ void fjcontrib_features(const PseudoJet& jet, double* v) {
   static EnergyCorrelatorMseries m2_b1(2, 1.0, M), m2_b2(2, 2.0, M);
   static EnergyCorrelatorNseries n2_b1(2, 1.0, M), n2_b2(2, 2.0, M);
   const std::vector<PseudoJet> cons = jet.constituents();
-  double zlogz = 0.0;
-  for (const PseudoJet& c : cons) {
-    const double z = c.e() / jet.e();
-    if (z > 0) zlogz += z * std::log(z);
-  }
   const PseudoJet g = mmdt(jet);
   const double vals[NOUT] = {
       jet.pt(), jet.eta(), jet.phi_std(), jet.m(),
-      zlogz, c1_b0(g), c1_b1(g), c1_b2(g), c2_b1(g), c2_b2(g),
+      zlogz(jet, cons), c1_b0(g), c1_b1(g), c1_b2(g), c2_b1(g), c2_b2(g),
       d2_b1(g), d2_b2(g), d2_a1_b1(g), d2_a1_b2(g), m2_b1(g), m2_b2(g),
       n2_b1(g), n2_b2(g), g.m(), static_cast<double>(cons.size()),
       g.pt(), static_cast<double>(g.constituents().size())};
