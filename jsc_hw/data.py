@@ -16,7 +16,7 @@ import numpy as np
 
 from jsc_hw import loaders
 from jsc_hw.config import DataSpec
-from jsc_hw.errors import ConfigError
+from jsc_hw.errors import ConfigError, DataError, MissingError
 from jsc_hw.schema import Jets
 
 log = logging.getLogger(__name__)
@@ -44,14 +44,14 @@ class Scaler:
         """A scaler saved as JSON (``{"mean": [...], "std": [...]}``) or NPZ (arrays ``mean``, ``std``)."""
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such scaler file (JSON with mean/std lists, or NPZ with mean/std)")
+            raise MissingError(f"{path}: no such scaler file (JSON with mean/std lists, or NPZ with mean/std)")
         blob = json.loads(path.read_text()) if path.suffix == ".json" else dict(np.load(path))
         try:
             mean, std = (np.asarray(blob[k], np.float64).reshape(-1) for k in ("mean", "std"))
         except KeyError as exc:
-            raise ValueError(f"{path}: a scaler needs 'mean' and 'std' ({exc} missing)") from exc
+            raise DataError(f"{path}: a scaler needs 'mean' and 'std' ({exc} missing)") from exc
         if mean.shape != std.shape or not np.all(std > 0):
-            raise ValueError(f"{path}: mean and std must have the same length and std > 0")
+            raise DataError(f"{path}: mean and std must have the same length and std > 0")
         return cls(tuple(map(float, mean)), tuple(map(float, std)))
 
 
@@ -118,6 +118,6 @@ def held_out_split(spec: DataSpec, scaler: Scaler | None = None) -> tuple[Split,
     if scaler is None:
         return splits.test, f"test split of {splits.source}, standardised with its training split's statistics"
     if len(scaler.mean) != jets.x.shape[1]:
-        raise ValueError(f"the scaler has {len(scaler.mean)} features, the dataset {jets.x.shape[1]}")
+        raise DataError(f"the scaler has {len(scaler.mean)} features, the dataset {jets.x.shape[1]}")
     test = splits.test
     return Split(scaler(jets.x[test.rows]), test.y, test.rows), f"test split of {splits.source}, the given scaler"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jsc_hw.errors import DataError
 from jsc_hw.files import atomic_savefig
 from jsc_hw.schema import CLASSES, FEATURES, Jets
 
@@ -22,7 +23,7 @@ class DataInfo:
 
 def summarize(jets: Jets) -> DataInfo:
     if len(jets) == 0:
-        raise ValueError(f"{jets.source or 'data'}: no rows to summarise")
+        raise DataError(f"{jets.source or 'data'}: no rows to summarise")
     means = np.full((len(CLASSES), len(FEATURES)), np.nan)
     for i in range(len(CLASSES)):
         if np.any(jets.y == i):

@@ -30,6 +30,11 @@ class RunFolderError(JscHwError, ValueError):
     """A run folder, record, checkpoint or synth.json is inconsistent or unreadable."""
 
 
+class UnsupportedModel(JscHwError, ValueError):
+    """A model or graph uses something the bit-exact export or RTL flow cannot reproduce; the line says what to
+    change."""
+
+
 class ToolError(JscHwError, RuntimeError):
     """An external tool (Yosys, nextpnr, Verilator, a vendor tool) failed; its log is named in the message."""
 
@@ -46,3 +51,8 @@ class NotBitExact(JscHwError):
     """A verdict failed: the hardware model does not reproduce PyTorch bit for bit (exit 3, as ``jsc-hw export``)."""
 
     exit_code = 3
+
+
+def one_line(exc: BaseException) -> str:
+    """How a failure inside a worker is reported: a jsc-hw error's own line, else the type and message."""
+    return str(exc) if isinstance(exc, JscHwError) else f"{type(exc).__name__}: {exc}"

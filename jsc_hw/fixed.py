@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+from jsc_hw.errors import ConfigError
 
 ROUNDINGS = ("RND_CONV", "RND", "TRN")  #: half to even (torch.round, QONNX ROUND), half up, floor
 OVERFLOWS = ("SAT", "WRAP")
@@ -30,9 +31,9 @@ class FixedFormat:
 
     def __post_init__(self) -> None:
         if self.bits < 1 or self.rounding not in ROUNDINGS or self.overflow not in OVERFLOWS:
-            raise ValueError(f"not a fixed-point format: {self}")
+            raise ConfigError(f"not a fixed-point format: {self}")
         if self.narrow and not self.signed:
-            raise ValueError("a narrow (symmetric) range needs a signed format")
+            raise ConfigError("a narrow (symmetric) range needs a signed format")
 
     @property
     def int_bits(self) -> int:
@@ -76,13 +77,13 @@ class FixedFormat:
         m = re.fullmatch(r"\s*(?:ap_)?(u?)fixed<\s*(\d+)\s*,\s*(-?\d+)\s*(?:,\s*(\w+)\s*)?(?:,\s*(\w+)\s*)?"
                          r"(?:,\s*0\s*)?>\s*", text)  # hls4ml writes a trailing saturation-bits field, 0
         if m is None:
-            raise ValueError(f"{text!r} is not a fixed-point type: write it as fixed<W,I> or ufixed<W,I>, optionally "
-                             "with a rounding (TRN, RND, RND_CONV) and an overflow mode (WRAP, SAT, SAT_SYM), e.g. "
-                             "fixed<16,6,RND_CONV,SAT>")
+            raise ConfigError(f"{text!r} is not a fixed-point type: write it as fixed<W,I> or ufixed<W,I>, optionally "
+                              "with a rounding (TRN, RND, RND_CONV) and an overflow mode (WRAP, SAT, SAT_SYM), e.g. "
+                              "fixed<16,6,RND_CONV,SAT>")
         u, w, i, rnd, sat = m.groups()
         rnd, sat = (rnd or "TRN").upper(), (sat or "WRAP").upper()
         if rnd not in ROUNDINGS or sat not in (*OVERFLOWS, "SAT_SYM"):
-            raise ValueError(f"{text!r}: rounding must be one of {ROUNDINGS} and overflow one of WRAP, SAT, SAT_SYM")
+            raise ConfigError(f"{text!r}: rounding must be one of {ROUNDINGS} and overflow one of WRAP, SAT, SAT_SYM")
         return cls(int(w), not u, int(i) - int(w), sat == "SAT_SYM", rnd, "WRAP" if sat == "WRAP" else "SAT")
 
     @classmethod
@@ -97,5 +98,5 @@ def power_of_two_exp(scale: float) -> int:
     """log2 of a power-of-two scale; raises ValueError for any other value."""
     mant, e = math.frexp(float(scale))
     if mant != 0.5:
-        raise ValueError(f"scale {scale!r} is not a power of two")
+        raise ConfigError(f"scale {scale!r} is not a power of two")
     return e - 1

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from jsc_hw.errors import ConfigError, ToolError
 from jsc_hw.fixed import FixedFormat
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ DEFAULT_PART = "xcvu13p-flga2577-2-e"  # Virtex UltraScale+ VU13P, the hls4ml JS
 BN_FRAC_BITS = 28
 
 
-class HlsError(RuntimeError):
+class HlsError(ToolError):
     """An hls4ml step failed; the message names the step, and what was written so far is kept."""
 
 
@@ -57,10 +58,10 @@ class HlsSpec:
     def __post_init__(self) -> None:
         for key, table in (("backend", BACKENDS), ("io", IO_TYPES), ("strategy", STRATEGIES)):
             if getattr(self, key) not in table:
-                raise ValueError(f"--{key} {getattr(self, key)!r}: choose one of {sorted(table)}")
+                raise ConfigError(f"--{key} {getattr(self, key)!r}: choose one of {sorted(table)}")
         if not (isinstance(self.reuse, int) and self.reuse >= 1 and math.isfinite(self.clock_ns) and self.clock_ns > 0):
-            raise ValueError(f"--reuse {self.reuse} / --clock-ns {self.clock_ns}: the reuse factor must be an integer "
-                             ">= 1 and the clock period a finite number of ns > 0")
+            raise ConfigError(f"--reuse {self.reuse} / --clock-ns {self.clock_ns}: the reuse factor must be an integer "
+                              ">= 1 and the clock period a finite number of ns > 0")
 
 
 def _quiet():

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from jsc_hw.errors import MissingError, ToolError, UnsupportedModel
 from jsc_hw.fixed import FixedFormat
 
 log = logging.getLogger(__name__)
@@ -64,11 +65,11 @@ WHY: dict[str, str] = {
 SOFTMAX_OPS = ("Softmax", "LogSoftmax")
 
 
-class ExportError(RuntimeError):
+class ExportError(ToolError):
     """An export step failed; the message names the step and what to do."""
 
 
-class Refusal(ValueError):
+class Refusal(UnsupportedModel):
     """The model cannot be exported bit for bit; the one-line message says why and what to change."""
 
 
@@ -90,7 +91,7 @@ def read(src: Any):
 
     if isinstance(src, (str, Path)):
         if not Path(src).is_file():
-            raise FileNotFoundError(f"{src}: no such QONNX file")
+            raise MissingError(f"{src}: no such QONNX file")
         return ModelWrapper(str(src))
     return ModelWrapper(copy.deepcopy(getattr(src, "model", src)))
 

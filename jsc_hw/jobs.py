@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jsc_hw.config import TrialConfig, to_dict
+from jsc_hw.errors import TrainingError
 from jsc_hw.files import atomic_write
 from jsc_hw.runfolder import SCHEMA, Record, checkpoint_relpath, software_versions, write_record
 
@@ -82,6 +83,12 @@ def write_trained(run_dir: Path, trained: list[Trained]) -> list[Record]:
         atomic_write(Path(run_dir) / t.record.checkpoint, t.checkpoint)
         write_record(run_dir, t.record)
     return [t.record for t in trained]
+
+
+def failed_trials(failures: list[tuple[Job, str]]) -> TrainingError:
+    """The one-line error an executor raises at the end when jobs failed (their trials have no records)."""
+    return TrainingError(f"{len(failures)} trial(s) failed and have no records: " + "; ".join(
+        f"{job.trial.name}: {why}" for job, why in failures))
 
 
 def train_job(job: Job, run_dir: Path, progress: Callable[[int], None] | None = None) -> list[Record]:

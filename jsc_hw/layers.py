@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from brevitas.quant_tensor import QuantTensor
 from torch import nn
 
+from jsc_hw.errors import UnsupportedModel
 from jsc_hw import quant
 from jsc_hw.config import QuantSpec
 
@@ -220,7 +221,7 @@ class _Weighted(Layer):
         if not self.q.enabled:
             return self.weight, self.bias, None
         if in_scale is None:
-            raise ValueError(f"{type(self).__name__}: a quantised layer needs a quantised input")
+            raise UnsupportedModel(f"{type(self).__name__}: a quantised layer needs a quantised input")
         w, b = _FakeWeightBias.apply(self.weight, self.bias, self.q.weight_bits, self.q.bias_bits, in_scale)
         return w, b, None
 

@@ -42,7 +42,7 @@ EMBEDDED = "jsc_default.npz"
 def _canon(name: str) -> str | None:
     try:
         return feature_name(name)
-    except KeyError:
+    except DataError:
         return None
 
 
@@ -53,14 +53,14 @@ def _labels(cols: Mapping[str, np.ndarray], path: Path) -> np.ndarray:
         unknown = ~np.isin(names, CLASSES)
         if unknown.any():
             raise DataError(f"{path}: {int(unknown.sum())} rows have unknown class labels "
-                             f"{sorted(set(names[unknown].tolist()))[:5]}; expected one of {CLASSES}")
+                            f"{sorted(set(names[unknown].tolist()))[:5]}; expected one of {CLASSES}")
         return label_index(names)
     if all(h in lower for h in ONE_HOT):
         hot = np.stack([np.asarray(cols[lower[h]], dtype=np.float64) for h in ONE_HOT], 1)
         bad = np.flatnonzero(hot.sum(1) != 1) if hot.size else np.array([], int)
         if bad.size:
             raise DataError(f"{path}: {bad.size} rows have no single one-hot label among {ONE_HOT} "
-                             f"(first bad row {bad[0]}); these are unknown labels")
+                            f"(first bad row {bad[0]}); these are unknown labels")
         return hot.argmax(1)
     if "label" in lower:
         y = np.asarray(cols[lower["label"]])
@@ -69,7 +69,7 @@ def _labels(cols: Mapping[str, np.ndarray], path: Path) -> np.ndarray:
         y = y.astype(np.int64)
         if y.size and (y.min() < 0 or y.max() >= len(CLASSES)):
             raise DataError(f"{path}: unknown labels: 'label' must lie in 0..4 (g,q,w,z,t), found "
-                             f"{sorted(set(np.unique(y)) - set(range(len(CLASSES))))[:5]}")
+                            f"{sorted(set(np.unique(y)) - set(range(len(CLASSES))))[:5]}")
         return y
     raise DataError(f"{path}: no label column: expected 'class' (g,q,w,z,t), one-hot {ONE_HOT} or 'label'")
 

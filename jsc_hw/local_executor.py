@@ -27,9 +27,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from jsc_hw.errors import ConfigError, JscHwError, TrainingError
+from jsc_hw.errors import ConfigError, one_line
 from jsc_hw.files import remove_stale_tmp
-from jsc_hw.jobs import Job, sigterm_as_interrupt, train_job
+from jsc_hw.jobs import Job, failed_trials, sigterm_as_interrupt, train_job
 from jsc_hw.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -67,11 +67,7 @@ def _worker(job_fn: Callable[..., Any], run_dir: Path, tasks: Any, messages: Any
             job_fn(job, run_dir, lambda epoch, i=i, n=len(job.repeats): messages.put(("tick", i, n)))
             messages.put(("done", i, None))
         except Exception as exc:  # the job wrote nothing; tell the driver in one line (any exception pickles)
-            messages.put(("failed", i, (_one_line(exc), "".join(traceback.format_exception(exc)))))
-
-
-def _one_line(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, JscHwError) else f"{type(exc).__name__}: {exc}"
+            messages.put(("failed", i, (one_line(exc), "".join(traceback.format_exception(exc)))))
 
 
 class _Pool:
@@ -166,5 +162,4 @@ def run_local(jobs: list[Job], run_dir: Path, workers: int | None, address: str 
         for sub in ("records", "weights"):
             remove_stale_tmp(run_dir / sub)
     if failures:
-        raise TrainingError(f"{len(failures)} trial(s) failed and have no records: " + "; ".join(
-            f"{job.trial.name}: {why}" for job, why in failures))
+        raise failed_trials(failures)

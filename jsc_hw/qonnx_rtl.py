@@ -24,6 +24,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from jsc_hw.errors import UnsupportedModel
 from jsc_hw import ingest
 from jsc_hw.fixed import FixedFormat, power_of_two_exp
 from jsc_hw.ingest import Graph
@@ -33,7 +34,7 @@ from jsc_hw.rtl import MAX_TABLE_BITS, AddSkip, IntNet, MatVec, Push, Requant, S
 def _codes(value: np.ndarray, exp: int, what: str) -> np.ndarray:
     codes = np.asarray(value, np.float64) / 2.0 ** exp
     if not np.all(codes == np.round(codes)):
-        raise ValueError(f"rtl: {what} is not on its 2**{exp} grid")
+        raise UnsupportedModel(f"rtl: {what} is not on its 2**{exp} grid")
     return np.round(codes).astype(np.int64)
 
 
@@ -62,19 +63,19 @@ class _Walk:
             return np.asarray(self.m.get_initializer(q.input[0]), np.float64), self.g.formats[q.name].exp
         value = self.m.get_initializer(tensor)
         if value is None:
-            raise ValueError(f"rtl: {tensor} is not a constant")
+            raise UnsupportedModel(f"rtl: {tensor} is not a constant")
         value = np.asarray(value, np.float64)
         exp = next((e for e in range(40, -64, -1) if np.all(np.mod(value, 2.0 ** e) == 0)), None)
         if exp is None:
-            raise ValueError(f"rtl: constant {tensor} is not on a power-of-two grid (float weights have no integer "
-                             "form)")
+            raise UnsupportedModel(f"rtl: constant {tensor} is not on a power-of-two grid (float weights have no "
+                                   "integer form)")
         return value, exp
 
     def bias(self, tensor: str, out: int) -> None:
         """Fold a bias into the MatVec just written, on the finer of the accumulator's and the bias's grids."""
         last = self.stages[-1] if self.stages else None
         if not isinstance(last, MatVec) or self.fmt is not None or np.any(last.b):
-            raise ValueError("rtl: a bias Add must follow a MatMul/Conv directly")
+            raise UnsupportedModel("rtl: a bias Add must follow a MatMul/Conv directly")
         value, b_exp = self.const(tensor)
         exp = min(self.exp, b_exp)
         b = np.broadcast_to(value.reshape(-1), (out,)) if value.size == 1 else value.reshape(-1)
@@ -84,7 +85,7 @@ class _Walk:
 
     def matvec(self, w: np.ndarray, w_exp: int, shape: tuple[int, ...]) -> None:
         if self.pending or self.relu:
-            raise ValueError("rtl: a float BatchNorm or a Relu must be followed by a Quant node before a layer")
+            raise UnsupportedModel("rtl: a float BatchNorm or a Relu must be followed by a Quant node before a layer")
         self.exp += w_exp
         self.stages.append(MatVec(w, np.zeros(w.shape[0], np.int64), self.exp))
         self.shape, self.fmt = shape, None
@@ -95,7 +96,7 @@ class _Walk:
             self.quant(n)
         elif op == "MatMul":
             if len(self.shape) != 1:
-                raise ValueError(f"rtl: {n.name} reads a {self.shape} tensor; flatten it first")
+                raise UnsupportedModel(f"rtl: {n.name} reads a {self.shape} tensor; flatten it first")
             value, w_exp = self.const(n.input[1])
             self.matvec(_codes(value, w_exp, f"{n.name} weights").T.copy(), w_exp, (value.shape[1],))
         elif op == "Conv":
@@ -110,15 +111,16 @@ class _Walk:
             self.relu = True
         elif op == "BatchNormalization":
             if self.fmt is None or self.fmt.bits > MAX_TABLE_BITS:
-                raise ValueError(f"rtl: {n.name} needs a quantised input of at most {MAX_TABLE_BITS} bits to become "
-                                 f"a lookup table (it reads {self.fmt.ap_type if self.fmt else 'an accumulator'})")
+                raise UnsupportedModel(f"rtl: {n.name} needs a quantised input of at most {MAX_TABLE_BITS} bits to "
+                                       f"become a lookup table (it reads "
+                                       f"{self.fmt.ap_type if self.fmt else 'an accumulator'})")
             self.pending.append(n)
         elif op == "Mul":
             value, _ = self.const(next(i for i in n.input if i != self.cur))
             last = self.stages[-1] if self.stages else None
             if value.size != 1 or self.relu or self.pending or not isinstance(last, MatVec | Threshold):
-                raise ValueError(f"rtl: {n.name}: only a scalar Mul right after a MatMul/Conv or MultiThreshold has "
-                                 "a lowering")
+                raise UnsupportedModel(f"rtl: {n.name}: only a scalar Mul right after a MatMul/Conv or "
+                                       "MultiThreshold has a lowering")
             self.exp += power_of_two_exp(float(value.flat[0]))  # the codes stay, their grid moves
             self.stages[-1] = replace(last, exp=self.exp)
         elif op == "MultiThreshold":
@@ -126,8 +128,8 @@ class _Walk:
         elif op in ("Flatten", "Reshape"):
             self.shape = (int(np.prod(self.shape)),)
         else:
-            raise ValueError(f"rtl: no integer lowering for {n.name} ({op}); supported: MatMul, Conv (1-D), Add, "
-                             "Relu, Quant, BatchNormalization (on the input), Flatten, Reshape")
+            raise UnsupportedModel(f"rtl: no integer lowering for {n.name} ({op}); supported: MatMul, Conv (1-D), Add, "
+                                   "Relu, Quant, BatchNormalization (on the input), Flatten, Reshape")
 
     def quant(self, n) -> None:
         out = self.g.formats[n.name]
@@ -144,14 +146,14 @@ class _Walk:
         from qonnx.custom_op.registry import getCustomOp
 
         if len(self.shape) != 1 or self.relu or self.pending:
-            raise ValueError(f"rtl: {n.name}: MultiThreshold is lowered on (batch, features) tensors only")
+            raise UnsupportedModel(f"rtl: {n.name}: MultiThreshold is lowered on (batch, features) tensors only")
         t = np.asarray(self.m.get_initializer(n.input[1]), np.float64)
         t = np.broadcast_to(t, (self.shape[0], t.shape[1])) if t.shape[0] == 1 else t
         op = getCustomOp(n)
         scale, bias = float(op.get_nodeattr("out_scale")), float(op.get_nodeattr("out_bias"))
         exp = power_of_two_exp(scale)
         if bias / scale != round(bias / scale):
-            raise ValueError(f"rtl: {n.name}: out_bias {bias} is not a multiple of out_scale {scale}")
+            raise UnsupportedModel(f"rtl: {n.name}: out_bias {bias} is not a multiple of out_scale {scale}")
         codes = np.ceil(t / 2.0 ** self.exp).astype(np.int64)
         self.stages.append(Threshold(codes, int(round(bias / scale)), exp))
         self.exp, self.fmt = exp, None
@@ -169,12 +171,12 @@ class _Walk:
         attrs = {a.name: list(a.ints) if a.ints else a.i for a in n.attribute}
         value, w_exp = self.const(n.input[1])
         if value.ndim != 3 or len(self.shape) != 2:
-            raise ValueError(f"rtl: {n.name}: only 1-D convolutions are lowered (weights {value.shape})")
+            raise UnsupportedModel(f"rtl: {n.name}: only 1-D convolutions are lowered (weights {value.shape})")
         pads = attrs.get("pads", [0, 0])
         unit = set(attrs.get("strides", [1])) == set(attrs.get("dilations", [1])) == {1}
         if attrs.get("group", 1) != 1 or not unit or pads[0] != pads[-1]:
-            raise ValueError(f"rtl: {n.name}: only stride-1, undilated, ungrouped, symmetrically padded Conv is "
-                             "lowered")
+            raise UnsupportedModel(f"rtl: {n.name}: only stride-1, undilated, ungrouped, symmetrically padded Conv is "
+                                   "lowered")
         length = self.shape[1]
         w = _conv_matrix(_codes(value, w_exp, f"{n.name} weights"), length, int(pads[0]))
         self.matvec(w, w_exp, (value.shape[0], length + 2 * int(pads[0]) - value.shape[2] + 1))
@@ -183,7 +185,7 @@ class _Walk:
 
     def join(self, n, other: str) -> None:
         if not self.skips or self.skips[-1][0] != other:
-            raise ValueError(f"rtl: {n.name} adds two tensors that are not a residual block's branches")
+            raise UnsupportedModel(f"rtl: {n.name} adds two tensors that are not a residual block's branches")
         _, skip_exp = self.skips.pop()
         self.exp = min(self.exp, skip_exp)
         self.stages.append(AddSkip(self.exp))
@@ -203,11 +205,13 @@ class _Walk:
                     self.stages.append(Push())
                     users = body
             if len(users) != 1:
-                raise ValueError(f"rtl: {self.cur} feeds {len(users)} nodes; only chains and residual blocks lower")
+                raise UnsupportedModel(f"rtl: {self.cur} feeds {len(users)} nodes; only chains and residual blocks "
+                                       "lower")
             self.node(users[0])
             self.cur = users[0].output[0]
         if self.relu or self.pending or self.skips:
-            raise ValueError("rtl: the graph ends in a Relu, BatchNorm or open residual block without a Quant node")
+            raise UnsupportedModel("rtl: the graph ends in a Relu, BatchNorm or open residual block without a Quant "
+                                   "node")
         return IntNet(self.g.input, int(np.prod(self.g.input_shape)), tuple(self.stages), self.exp, self.fmt)
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from jsc_hw.errors import UnsupportedModel
 from jsc_hw.fixed import FixedFormat, power_of_two_exp
 from jsc_hw.layers import TwinNet, _ResidualTwin, plain
 
@@ -95,7 +96,7 @@ def requantise(acc: np.ndarray, s: int, out: FixedFormat) -> np.ndarray:
     """acc * 2**-s rounded as ``out`` rounds (half to even, or floor for TRN), clamped to its code range."""
     v = _shift_round(acc, s) if out.rounding == "RND_CONV" or s <= 0 else acc >> s
     if out.rounding not in ("RND_CONV", "TRN"):
-        raise ValueError(f"rtl: rounding {out.rounding} has no integer lowering (RND_CONV and TRN do)")
+        raise UnsupportedModel(f"rtl: rounding {out.rounding} has no integer lowering (RND_CONV and TRN do)")
     return np.clip(v, out.lo, out.hi)
 
 
@@ -139,7 +140,7 @@ class _Lowering:
             b = torch.clamp(torch.round(m.bias.detach() / 2.0 ** exp), b_fmt.lo, b_fmt.hi)
             if isinstance(m, qnn.QuantConv1d):
                 if m.stride[0] != 1 or m.dilation[0] != 1 or m.groups != 1:
-                    raise ValueError("rtl: only stride-1, undilated, ungrouped Conv1d is supported")
+                    raise UnsupportedModel("rtl: only stride-1, undilated, ungrouped Conv1d is supported")
                 length = self.shape[-1]
                 w = _conv_matrix(w, length, int(m.padding[0]))
                 self.shape = (m.out_channels, length + 2 * int(m.padding[0]) - m.kernel_size[0] + 1)
@@ -165,15 +166,15 @@ class _Lowering:
             for sub in m:
                 self.module(sub)
         else:
-            raise ValueError(f"rtl: no integer lowering for {type(m).__name__}; supported: QuantLinear, "
-                             "QuantConv1d, QuantReLU, QuantIdentity, BatchNorm1d (before a quantiser), Flatten, "
-                             "residual blocks")
+            raise UnsupportedModel(f"rtl: no integer lowering for {type(m).__name__}; supported: QuantLinear, "
+                                   "QuantConv1d, QuantReLU, QuantIdentity, BatchNorm1d (before a quantiser), Flatten, "
+                                   "residual blocks")
 
     def _table(self, out: FixedFormat, quantiser: nn.Module) -> None:
         inp = self.fmt
         if inp is None or inp.bits > MAX_TABLE_BITS:
-            raise ValueError("rtl: a float layer (BatchNorm) needs a quantised input of at most "
-                             f"{MAX_TABLE_BITS} bits to become a lookup table")
+            raise UnsupportedModel("rtl: a float layer (BatchNorm) needs a quantised input of at most "
+                                   f"{MAX_TABLE_BITS} bits to become a lookup table")
         codes = torch.arange(inp.lo, inp.hi + 1, dtype=torch.float32)
         x = codes[:, None].expand(-1, self.shape[0]) * 2.0 ** inp.exp
         with torch.no_grad():
@@ -188,7 +189,7 @@ def lower(twin: TwinNet, input_shape: tuple[int, ...]) -> IntNet:
     """Integer form of a quantised twin (its first module must be the input quantiser)."""
     mods = list(twin.layers)
     if not mods or not isinstance(mods[0], qnn.QuantIdentity):
-        raise ValueError("rtl: the twin must start with an input quantiser (QuantSpec.enabled: true)")
+        raise UnsupportedModel("rtl: the twin must start with an input quantiser (QuantSpec.enabled: true)")
     inp = _act_fmt(mods[0])
     lw = _Lowering(inp, input_shape)
     for m in mods[1:]:

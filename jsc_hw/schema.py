@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from jsc_hw.errors import DataError
 
 FEATURES: tuple[str, ...] = (
     "j_zlogz", "j_c1_b0_mmdt", "j_c1_b1_mmdt", "j_c1_b2_mmdt", "j_c2_b1_mmdt", "j_c2_b2_mmdt",
@@ -35,7 +36,7 @@ def feature_name(name: str) -> str:
     if not key.startswith("j_"):
         key = "j_" + key
     if key not in FEATURES:
-        raise KeyError(f"{name!r} is not one of the 16 JSC features {FEATURES}")
+        raise DataError(f"{name!r} is not one of the 16 JSC features {FEATURES}")
     return key
 
 
@@ -47,7 +48,7 @@ def label_index(labels: Sequence[str] | np.ndarray) -> np.ndarray:
     for i, n in enumerate(names.ravel()):
         k = n.strip().lower()
         if k not in lookup:
-            raise ValueError(f"unknown class label {str(n)!r}: expected one of {CLASSES}")
+            raise DataError(f"unknown class label {str(n)!r}: expected one of {CLASSES}")
         out.ravel()[i] = lookup[k]
     return out
 
@@ -57,7 +58,7 @@ def reorder_labels(indices: np.ndarray, source_classes: Sequence[str]) -> np.nda
     perm = np.array([CLASSES.index(c) for c in source_classes], dtype=np.int64)
     idx = np.asarray(indices, dtype=np.int64)
     if idx.size and (idx.min() < 0 or idx.max() >= len(source_classes)):
-        raise ValueError(f"label index out of range 0..{len(source_classes) - 1}")
+        raise DataError(f"label index out of range 0..{len(source_classes) - 1}")
     return perm[idx]
 
 
@@ -70,11 +71,11 @@ class Jets:
         x = np.ascontiguousarray(x, dtype=np.float32)
         y = np.ascontiguousarray(y, dtype=np.int64)
         if x.ndim != 2 or x.shape[1] != N_FEATURES:
-            raise ValueError(f"{source or 'data'}: features must have shape (N, {N_FEATURES}), got {x.shape}")
+            raise DataError(f"{source or 'data'}: features must have shape (N, {N_FEATURES}), got {x.shape}")
         if y.shape != (x.shape[0],):
-            raise ValueError(f"{source or 'data'}: {x.shape[0]} feature rows but labels of shape {y.shape}")
+            raise DataError(f"{source or 'data'}: {x.shape[0]} feature rows but labels of shape {y.shape}")
         if y.size and (y.min() < 0 or y.max() >= N_CLASSES):
-            raise ValueError(f"{source or 'data'}: label indices must lie in 0..{N_CLASSES - 1}")
+            raise DataError(f"{source or 'data'}: label indices must lie in 0..{N_CLASSES - 1}")
         self.x, self.y, self.source = x, y, source
 
     def __len__(self) -> int:

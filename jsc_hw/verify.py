@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from jsc_hw.errors import ConfigError, ToolError
 from jsc_hw.fixed import FixedFormat
 
 #: reference key -> how reports name it; the first present is the primary one (top level of verification.json)
@@ -71,7 +72,7 @@ def lsb_of(ap_type: str) -> float:
     try:
         return FixedFormat.parse(ap_type).lsb
     except ValueError:
-        raise ValueError(f"not an ap_fixed type: {ap_type!r}") from None
+        raise ConfigError(f"not an ap_fixed type: {ap_type!r}") from None
 
 
 def compare(y_ref: np.ndarray, y_hls: np.ndarray, lsb: float, labels: np.ndarray | None = None) -> Agreement:
@@ -79,7 +80,7 @@ def compare(y_ref: np.ndarray, y_hls: np.ndarray, lsb: float, labels: np.ndarray
     y_ref = np.asarray(y_ref, np.float64).reshape(len(y_ref), -1)
     y_hls = np.asarray(y_hls, np.float64).reshape(len(y_ref), -1)
     if y_ref.shape != y_hls.shape:
-        raise ValueError(f"output shapes differ: reference {y_ref.shape}, C-simulation {y_hls.shape}")
+        raise ToolError(f"output shapes differ: reference {y_ref.shape}, C-simulation {y_hls.shape}")
     diff = np.abs(y_ref - y_hls)
     ref_arg, hls_arg = y_ref.argmax(1), y_hls.argmax(1)
     acc = (lambda a: float((a == labels).mean())) if labels is not None else (lambda a: None)

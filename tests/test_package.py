@@ -1,9 +1,10 @@
 """The package's shape: no import cycles between jsc_hw modules (module-level or inside functions; imports for
-type checking only do not count), and `import jsc_hw` stays light."""
+type checking only do not count), `import jsc_hw` stays light, and the library raises only jsc-hw's errors."""
 
 from __future__ import annotations
 
 import ast
+import builtins
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +66,31 @@ def test_import_jsc_hw_is_light():
     code = "import jsc_hw; print(jsc_hw.TrialConfig().train.epochs, 'jsc_tiny' in jsc_hw.ARCHITECTURES)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
     assert out.split() == ["10", "True"]
+
+
+#: builtins the library may still raise: an abstract method's marker, SIGTERM turned into Ctrl-C, the module
+#: ``__getattr__`` protocol
+ALLOWED_BUILTIN_RAISES = {"NotImplementedError", "KeyboardInterrupt", "AttributeError"}
+BUILTIN_ERRORS = {name for name, value in vars(builtins).items()
+                  if isinstance(value, type) and issubclass(value, BaseException)}
+
+
+def builtin_raises(root: Path = ROOT) -> list[str]:
+    """``file:line name`` of every ``raise <builtin>(...)`` in the package (re-raising a caught one is fine)."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and isinstance(node.exc.func, ast.Name):
+                name = node.exc.func.id
+                if name in BUILTIN_ERRORS and name not in ALLOWED_BUILTIN_RAISES:
+                    found.append(f"{path.relative_to(root.parent)}:{node.lineno} {name}")
+    return found
+
+
+def test_the_library_raises_only_the_jsc_hw_error_family(tmp_path):
+    """Every problem the library reports is a JscHwError (one line at the CLI, its own exit status), never a bare
+    ValueError/RuntimeError that the CLI would have to guess about."""
+    assert builtin_raises() == []
+    (tmp_path / "jsc_hw").mkdir()
+    (tmp_path / "jsc_hw" / "m.py").write_text("def f():\n    raise ValueError('x')\n")
+    assert builtin_raises(tmp_path / "jsc_hw") == ["jsc_hw/m.py:2 ValueError"]  # the scan finds one

@@ -138,3 +138,24 @@ def test_ray_data_generation_equals_local_generation(tmp_path, monkeypatch):
         np.testing.assert_array_equal(a["features"], b["features"])  # chunk seeds, not the executor, decide
         assert a["label"].tolist() == b["label"].tolist() == [0, 1, 2, 3, 4]
     assert not list((tmp_path / "ray" / "chunks").glob(".*"))
+
+
+def test_a_ray_trial_that_fails_is_named_in_one_line_and_the_others_are_written(synthetic_npz, tmp_path,
+                                                                               monkeypatch):
+    """Trial b raises inside its Ray task (its data file is gone: the driver's check is bypassed); a is written,
+    b writes nothing, and the error is the task's own line, not Ray's wrapped traceback."""
+    from jsc_hw.errors import TrainingError
+    from jsc_hw.ray_executor import run_ray
+
+    for k, v in RAY_ENV.items():
+        monkeypatch.setenv(k, v)
+    raw = sweep_spec_dict(synthetic_npz, epochs=1, repeats=1)
+    raw["trials"] = [{"name": "a"}, {"name": "b", "data.path": str(tmp_path / "gone.npz")}]
+    spec = sweep_from_dict(raw)
+    with pytest.raises(TrainingError) as caught:
+        run_ray(pending_jobs(spec, tmp_path), tmp_path, workers=2)
+    message = str(caught.value)
+    assert message.startswith("1 trial(s) failed and have no records: b: ") and "gone.npz: no such file" in message
+    assert "\n" not in message and "RayTaskError" not in message and "Traceback" not in message
+    assert sorted(record_files(tmp_path)) == ["a__r0.json"]
+    assert not ray.is_initialized()

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from jsc_hw.errors import DataError
 from jsc_hw.schema import CLASSES, FEATURES, OPENML_CLASSES, Jets, feature_name, label_index, reorder_labels
 
 
@@ -23,7 +24,7 @@ def test_openml_label_order_is_converted():
 def test_feature_names_accept_openml_spelling():
     assert feature_name("c1_b0_mmdt") == "j_c1_b0_mmdt"
     assert feature_name("J_MASS_MMDT") == "j_mass_mmdt"
-    with pytest.raises(KeyError, match="j_pt"):
+    with pytest.raises(DataError, match="j_pt"):
         feature_name("j_pt")
 
 

@@ -20,6 +20,7 @@ from jsc_hw import export, hls, ingest
 from jsc_hw.config import DataSpec
 from jsc_hw.cost import estimate
 from jsc_hw.data import Scaler, held_out_split, load_splits
+from jsc_hw.errors import ConfigError, MissingError
 from jsc_hw.fixed import FixedFormat
 from jsc_hw.schema import N_CLASSES, N_FEATURES
 from jsc_hw.select import METRICS, best_trial
@@ -50,17 +51,17 @@ def resolve(target: str, metric: str) -> Source:
                       f"repeats), repeat {c.repeat} ({c.value:.4f})")
     if (path / "checkpoint.pt").is_file():
         return Source(path.name, path / "checkpoint.pt", f"model folder {path}")
-    raise FileNotFoundError(f"{target}: not a checkpoint (.pt), a model folder (models/<name>/checkpoint.pt) or a "
-                            f"sweep run folder (runs/<sweep>/records); available models: "
-                            f"{sorted(p.name for p in MODELS.glob('*/checkpoint.pt')) if MODELS.is_dir() else []}")
+    raise MissingError(f"{target}: not a checkpoint (.pt), a model folder (models/<name>/checkpoint.pt) or a "
+                       f"sweep run folder (runs/<sweep>/records); available models: "
+                       f"{sorted(p.name for p in MODELS.glob('*/checkpoint.pt')) if MODELS.is_dir() else []}")
 
 
 def held_out_rows(ckpt: Checkpoint, rows: int | None) -> tuple[np.ndarray, np.ndarray, str]:
     """The checkpoint's own test split (same data spec, same split seed), checked against its saved scaler."""
     splits = load_splits(ckpt.config.data)
     if not np.allclose(splits.scaler.mean, ckpt.scaler.mean) or not np.allclose(splits.scaler.std, ckpt.scaler.std):
-        raise ValueError(f"{splits.source}: its training split is not the one this model was trained on (the "
-                         "standardisation differs); export with the model's own dataset (data.path in its config)")
+        raise ConfigError(f"{splits.source}: its training split is not the one this model was trained on (the "
+                          "standardisation differs); export with the model's own dataset (data.path in its config)")
     n = len(splits.test.y) if rows is None else min(rows, len(splits.test.y))
     return splits.test.x[:n], splits.test.y[:n], splits.source
 
@@ -101,7 +102,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Exit status: 0 bit-exact, 1 an export step failed (named; files so far kept), 2 user error, 3 mismatch."""
     if args.rows is not None and args.rows < 1:
-        raise ValueError(f"--rows {args.rows}: give a number of rows >= 1 (or leave it out for the whole test split)")
+        raise ConfigError(f"--rows {args.rows}: give a number of rows >= 1 (or leave it out for the whole test split)")
     try:
         if args.reverify:
             result = export.reverify(Path(args.target))
@@ -122,9 +123,9 @@ def qonnx_rows(graph: ingest.Graph, data: str | None, scaler: Path | None, rows:
         n = RANDOM_ROWS if rows is None else rows
         return ingest.random_rows(graph, n), None, f"{n} seeded N(0,1) rows on the input grid {graph.input.ap_type}"
     if not jsc:
-        raise ValueError(f"--data/--scaler: the model takes {graph.input_shape} and gives {graph.n_out} outputs, not "
-                         f"the {N_FEATURES} JSC features and {N_CLASSES} classes; leave them out to check it on "
-                         "random rows")
+        raise ConfigError(f"--data/--scaler: the model takes {graph.input_shape} and gives {graph.n_out} outputs, not "
+                          f"the {N_FEATURES} JSC features and {N_CLASSES} classes; leave them out to check it on "
+                          "random rows")
     split, source = held_out_split(DataSpec(path=data), Scaler.load(scaler) if scaler else None)
     n = len(split.y) if rows is None else min(rows, len(split.y))
     return split.x[:n], split.y[:n], source
@@ -151,8 +152,8 @@ def _export(args: argparse.Namespace) -> int:
     if Path(args.target).suffix == ".onnx":
         return _export_qonnx(args, spec)
     if args.input_format or args.data or args.scaler:
-        raise ValueError("--input-format, --data and --scaler apply to QONNX files; a jsc-hw model is checked on its "
-                         "own dataset with its own scaler")
+        raise ConfigError("--input-format, --data and --scaler apply to QONNX files; a jsc-hw model is checked on its "
+                          "own dataset with its own scaler")
     src = resolve(args.target, args.metric)
     ckpt = load_checkpoint(src.checkpoint)
     cfg, net = ckpt.config, ckpt.net
@@ -161,10 +162,10 @@ def _export(args: argparse.Namespace) -> int:
                "arch": cfg.model.arch, "origin": "jsc-hw"}
     if not cfg.quant.enabled:
         if not args.requantise:
-            raise ValueError(f"{src.checkpoint}: a float model (quant.enabled=false) cannot be reproduced bit for bit "
-                             "in fixed point; retrain with quant.enabled=true, or pass --requantise to quantise its "
-                             f"weights post-training to weights {cfg.quant.weight_bits} / activations "
-                             f"{cfg.quant.act_bits} bits")
+            raise ConfigError(f"{src.checkpoint}: a float model (quant.enabled=false) cannot be reproduced bit for bit "
+                              "in fixed point; retrain with quant.enabled=true, or pass --requantise to quantise its "
+                              f"weights post-training to weights {cfg.quant.weight_bits} / activations "
+                              f"{cfg.quant.act_bits} bits")
         float_acc = float((export.forward(net.twin(), x, net.input_shape).argmax(1) == y).mean())
         cfg, net = export.requantise(cfg, net)
         context["requantised"] = f"post-training; float model test accuracy {100 * float_acc:.2f} %"

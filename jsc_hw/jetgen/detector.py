@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jsc_hw.errors import ConfigError
+
 CHARGED = frozenset({211, 321, 2212, 3112, 3222, 3312})
 PHOTONS = frozenset({22, 111})
 NEUTRAL = frozenset({3122, 130, 310, 2112, 3322})
@@ -44,7 +46,7 @@ DETECTORS: dict[str, DetectorSpec | None] = {
 
 def detector_spec(tag: str) -> DetectorSpec | None:
     if tag not in DETECTORS:
-        raise ValueError(f"unknown detector tag {tag!r}: choose one of {sorted(DETECTORS)}")
+        raise ConfigError(f"unknown detector tag {tag!r}: choose one of {sorted(DETECTORS)}")
     return DETECTORS[tag]
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jsc_hw.errors import ConfigError, MissingError, ToolError
 from jsc_hw.jetgen.columns import COLUMNS
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def build_library(timeout_s: float = 300.0) -> Path:
         return lib
     compiler = shutil.which(os.environ.get("CXX", "g++"))
     if compiler is None:
-        raise RuntimeError("no C++ compiler (g++) on PATH: install one or use the numpy backend")
+        raise MissingError("no C++ compiler (g++) on PATH: install one or use the numpy backend")
     libdir = fj / "lib64" if (fj / "lib64").is_dir() else fj / "lib"
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / f"libjscfeat.{os.getpid()}.so"
@@ -80,7 +81,7 @@ def _library() -> ctypes.CDLL:
     lib.jsc_name.argtypes = [ctypes.c_int]
     names = tuple(lib.jsc_name(i).decode() for i in range(lib.jsc_nout()))
     if names != COLUMNS:
-        raise RuntimeError(f"{SOURCE}: feature columns {names} differ from features.COLUMNS")
+        raise ToolError(f"{SOURCE}: feature columns {names} differ from features.COLUMNS")
     dp = np.ctypeslib.ndpointer(dtype=np.float64, flags="C_CONTIGUOUS")
     for fn in (lib.jsc_event, lib.jsc_event_fjcontrib):
         fn.restype = ctypes.c_int
@@ -125,7 +126,7 @@ def load_backend(name: str = "auto") -> Backend:
     """``cpp`` or ``numpy``; ``auto`` tries ``cpp`` and falls back to ``numpy`` (logged) if it cannot be built."""
     if name != "auto":
         if name not in BACKENDS:
-            raise ValueError(f"unknown feature backend {name!r}: choose one of {sorted(BACKENDS)} or 'auto'")
+            raise ConfigError(f"unknown feature backend {name!r}: choose one of {sorted(BACKENDS)} or 'auto'")
         return BACKENDS[name]()
     try:
         return _cpp_backend()

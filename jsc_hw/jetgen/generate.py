@@ -183,25 +183,34 @@ def generate(n_jets: int, out: Path, s: GenSettings, workers: int = 1, executor:
     meta = {"settings": s.to_json(), "n_jets": n_jets}
     meta_file = out / "settings.json"
     if meta_file.exists() and json.loads(meta_file.read_text()) != meta:
-        raise ValueError(f"{meta_file}: this folder holds a run with other settings; "
-                         "use a new --out folder or the same --jets/--seed/options to resume")
+        raise ConfigError(f"{meta_file}: this folder holds a run with other settings; "
+                          "use a new --out folder or the same --jets/--seed/options to resume")
     meta_file.write_text(json.dumps(meta, indent=2))
     # round robin over the classes (chunk 0 of every class, then chunk 1, ...): what a long run has finished when
     # it is stopped is balanced; the output does not depend on the order
     todo = sorted((c for c in plan(n_jets, s.chunk_jets) if not (chunks_dir / f"{c.name}.npz").exists()),
                   key=lambda c: (c.index, CLASSES.index(c.cls)))
     if executor not in ("local", "ray"):
-        raise ValueError(f"unknown executor {executor!r}; choose 'local' or 'ray'")
+        raise ConfigError(f"unknown executor {executor!r}; choose 'local' or 'ray'")
     log.info("%s: %d chunks to generate with %s workers (%s)", out, len(todo), workers or "all", executor)
     t0 = time.perf_counter()
     with tqdm(total=sum(c.n_jets for c in todo), unit="jet", desc="generate") as bar:
         tasks = [(s, c, chunks_dir) for c in todo]
         if executor == "ray":
-            from jsc_hw.ray_executor import imap_unordered
+            from jsc_hw.ray_executor import Failed, imap_unordered
 
+            failed = []
             for (_, chunk), res in imap_unordered(_ray_task, [(s, c) for c in todo], workers, address):
+                if isinstance(res, Failed):  # the other chunks go on; a rerun retries this one
+                    failed.append(f"{chunk.name}: {res.message}")
+                    log.error("chunk %s failed: %s", chunk.name, res.message)
+                    log.debug("%s", res.traceback)
+                    continue
                 _store(chunks_dir, chunk, res)
                 bar.update(chunk.n_jets)
+            if failed:
+                raise GenerationError(f"{len(failed)} chunk(s) failed (the others are stored; rerun to retry): "
+                                      + "; ".join(failed))
         elif workers <= 1:
             done = map(_work, tasks)
             for chunk, _ in done:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jsc_hw.errors import ConfigError, ToolError
+
 #: class -> Pythia process switches (the label is the sample, as in the original production)
 PROCESSES: dict[str, tuple[str, ...]] = {
     "g": ("HardQCD:gg2gg = on", "HardQCD:qqbar2gg = on"),
@@ -96,15 +98,15 @@ def events(cls: str, seed: int, settings: PythiaSettings) -> Iterator[Event]:
     import pythia8mc
 
     if cls not in PROCESSES:
-        raise ValueError(f"unknown class {cls!r}: expected one of {sorted(PROCESSES)}")
+        raise ConfigError(f"unknown class {cls!r}: expected one of {sorted(PROCESSES)}")
     if not 0 < seed <= 900_000_000:
-        raise ValueError(f"Pythia seed {seed} outside 1..900000000")
+        raise ConfigError(f"Pythia seed {seed} outside 1..900000000")
     py = pythia8mc.Pythia("", False)
     for cmd in settings.commands(cls, seed):
         if not py.readString(cmd):
-            raise ValueError(f"Pythia rejected the setting {cmd!r}")
+            raise ConfigError(f"Pythia rejected the setting {cmd!r}")
     if not py.init():
-        raise RuntimeError(f"Pythia initialisation failed for class {cls!r}")
+        raise ToolError(f"Pythia initialisation failed for class {cls!r}")
     view = Event(py, {})
     while True:
         if py.next():
