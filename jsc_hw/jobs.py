@@ -63,15 +63,15 @@ def train_repeats(job: Job, progress: Callable[[int], None] | None = None) -> li
     out = []
     with tempfile.TemporaryDirectory(prefix="jsc-hw-ckpt-") as tmp:
         for r, (k, res) in enumerate(zip(job.repeats, results)):
-            epoch_mean = getattr(res, "train_acc_epoch_mean", None)  # a TrainResult field in newer trainers
+            epoch_mean = res.train_acc_epoch_mean
             metrics = {"val_acc_last_epoch": res.val_acc[-1], "train_acc_last_step": res.train_acc_last_step,
-                       **({} if epoch_mean is None else {"train_acc_epoch_mean": float(epoch_mean)})}
+                       "train_acc_epoch_mean": epoch_mean}
             blob = save_checkpoint(Path(tmp) / f"r{k}.pt", job.trial, net, r, splits.scaler, metrics).read_bytes()
             rec = Record(trial=job.trial.name, repeat=k, seed=res.seed, config=job.trial, val_acc=tuple(res.val_acc),
                          val_loss=tuple(res.val_loss), val_acc_last_epoch=res.val_acc[-1],
                          train_acc_last_step=res.train_acc_last_step, seconds=res.seconds, cost=hw,
                          checkpoint=checkpoint_relpath(job.trial.name, k),
-                         train_acc_epoch_mean=None if epoch_mean is None else float(epoch_mean),
+                         train_acc_epoch_mean=epoch_mean,
                          schema=SCHEMA, versions=software_versions())
             out.append(Trained(rec, blob))
     return out

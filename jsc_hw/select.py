@@ -6,7 +6,7 @@ the repeat with the best value supplies the weights.  Records are the run-folder
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean
@@ -17,6 +17,7 @@ from jsc_hw.runfolder import Record, read_records
 #: metric name -> (value of one record, higher is better)
 METRICS: dict[str, tuple[Callable[[Record], float], bool]] = {
     "val_acc_last_epoch": (lambda r: float(r.val_acc_last_epoch), True),
+    # selection only: the repeat it chooses is exported with its last epoch's weights (the only ones saved)
     "val_acc_best_epoch": (lambda r: float(max(r.val_acc)), True),
     "val_loss_last_epoch": (lambda r: float(r.val_loss[-1]), False),
     "train_acc_last_step": (lambda r: float(r.train_acc_last_step), True),
@@ -36,7 +37,8 @@ class Choice:
     checkpoint: Path
 
 
-def best_trial(run_dir: str | Path, metric: str = DEFAULT_METRIC) -> Choice:
+def best_trial(run_dir: str | Path, metric: str = DEFAULT_METRIC, among: Collection[str] | None = None) -> Choice:
+    """The best trial of ``run_dir`` by ``metric`` (``among``: only these trials) and its best repeat."""
     if metric not in METRICS:
         raise ConfigError(f"unknown metric {metric!r}; choose one of {sorted(METRICS)}")
     run_dir = Path(run_dir)
@@ -44,7 +46,10 @@ def best_trial(run_dir: str | Path, metric: str = DEFAULT_METRIC) -> Choice:
     sign = 1.0 if higher else -1.0
     by_trial: dict[str, list[Record]] = {}
     for rec in read_records(run_dir, required=True):
-        by_trial.setdefault(rec.trial, []).append(rec)
+        if among is None or rec.trial in among:
+            by_trial.setdefault(rec.trial, []).append(rec)
+    if not by_trial:
+        raise ConfigError(f"{run_dir}: no records of the trials {sorted(among or [])}")
     means = {t: mean(value(r) for r in recs) for t, recs in by_trial.items()}
     trial = max(sorted(means), key=lambda t: sign * means[t])  # sorted: ties go to the first name
     rec = max(sorted(by_trial[trial], key=lambda r: r.repeat), key=lambda r: sign * value(r))

@@ -157,3 +157,27 @@ def test_unreadable_checkpoints_are_one_line_errors(splits, tmp_path):
     for name in [*cases, "foreign.pt"]:
         with pytest.raises(RunFolderError, match=rf"{name}: not a readable jsc-hw checkpoint \(.*\); retrain it"):
             load_checkpoint(tmp_path / name)
+
+
+def test_the_epoch_mean_training_accuracy_is_what_the_last_epoch_predicted(splits):
+    """train_acc_epoch_mean: every training row of the last epoch counted once, as its step predicted it; close to
+    (not equal to) the accuracy of the final weights on the training split, and a fraction of whole rows."""
+    from jsc_hw.train import evaluate
+
+    net, (res,) = fit(trial(epochs=3), splits, [0])
+    n = len(splits.train.y)
+    assert 0.3 < res.train_acc_epoch_mean < 1 and round(res.train_acc_epoch_mean * n) == pytest.approx(
+        res.train_acc_epoch_mean * n, abs=1e-6)
+    final, _ = evaluate(net, torch.from_numpy(splits.train.x), torch.from_numpy(splits.train.y))
+    assert abs(res.train_acc_epoch_mean - float(final[0])) < 0.05
+
+
+def test_a_training_whose_loss_diverges_stops_with_one_line(splits):
+    """Float weights pushed to +-inf by lr 1e30 (the driver's lr check is bypassed here): the trial stops with a
+    TrainingError naming it, instead of a record of NaN weights."""
+    from jsc_hw.errors import TrainingError
+
+    cfg = TrialConfig(name="boom", model=ModelSpec(arch="jsc_tiny"), quant=QuantSpec(enabled=False),
+                      train=TrainSpec(epochs=2, batch_size=64, lr=1e30))
+    with pytest.raises(TrainingError, match=r"boom: the loss is not finite after epoch 1 .*lower train.lr"):
+        fit(cfg, splits, [0])

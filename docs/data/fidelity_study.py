@@ -3,7 +3,10 @@ distributions and by the accuracy of a 64-32-32 MLP.  Figures and fidelity.json 
 
     python docs/data/fidelity_study.py generate --events 1500 --workers 2 --out runs/fidelity
     python docs/data/fidelity_study.py analyze --out runs/fidelity
-    python docs/data/fidelity_study.py reference     # 64-32-32 MLP on the embedded default dataset
+
+The first study (r1 detector, Pythia's own W/Z/t), superseded by docs/data/variant_study.py; its figure keeps the
+reference MLP of the 110k default of that time (reference_mlp_110k_r1.json).  The reference MLP on today's default:
+``python docs/data/variant_study.py reference``.
 """
 
 from __future__ import annotations
@@ -194,7 +197,7 @@ def figures() -> None:
 
     fid = json.loads((HERE / "fidelity.json").read_text())
     bars = {v: fid[v]["mlp"] for v in VARIANTS}
-    bars["embedded 110k (r1, R0.4)"] = json.loads((HERE / "reference_mlp.json").read_text())["accuracy"]
+    bars["embedded 110k (r1, R0.4)"] = json.loads((HERE / "reference_mlp_110k_r1.json").read_text())["accuracy"]
     if (HERE / "polarisation.json").exists():
         pol = json.loads((HERE / "polarisation.json").read_text())
         bars["r1 R0.4, W/Z as generated"] = pol["as_generated"]["mlp"]
@@ -216,16 +219,6 @@ def figures() -> None:
     ax2.tick_params(labelsize=7)
     fig.tight_layout()
     fig.savefig(HERE / "fidelity_accuracy.png", dpi=80)
-
-
-def reference(epochs: int) -> None:
-    """64-32-32 MLP on the embedded default set: 80/20 split, batch 1024, Adam 1e-3; per-class test accuracy."""
-    from jsc_hw.loaders import default_jets
-
-    jets = default_jets()
-    acc = mlp_accuracy(jets.x.astype(np.float64), jets.y, seed=0, epochs=epochs, test=0.2, batch=1024)
-    print(json.dumps(acc))
-    (HERE / "reference_mlp.json").write_text(json.dumps({"epochs": epochs, "accuracy": acc}, indent=1))
 
 
 def analyze(out: Path) -> None:
@@ -274,7 +267,7 @@ def analyze(out: Path) -> None:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("step", choices=["generate", "analyze", "reference", "polarisation", "figures"])
+    ap.add_argument("step", choices=["generate", "analyze", "polarisation", "figures"])
     ap.add_argument("--events", type=int, default=1500)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=7)
@@ -287,7 +280,5 @@ if __name__ == "__main__":
         analyze(a.out)
     elif a.step == "figures":
         figures()
-    elif a.step == "polarisation":
-        polarisation(a.events, a.out, a.seed)
     else:
-        reference(a.epochs)
+        polarisation(a.events, a.out, a.seed)

@@ -13,6 +13,7 @@ real OpenML 42468 training split (true labels of its 166,000-row test split with
     eval python $S score --out runs/variants_r05 --variants onshell --recipes $R05
     python $S collect --out runs/variants runs/variants_r05        # docs/data/variants.{json,md}
     python $S figures --out runs/variants runs/variants_r05         # docs/data/variants_mass.png
+    python $S reference              # the embedded default at full size: docs/data/reference_mlp.{json,md}
 
 (3,000 events per class and variant, ~1-1.5 CPU-hours in all; PYTHONPATH=. from the repository root.)
 Generation resumes: a (variant, class) file that exists is not generated again.
@@ -151,8 +152,8 @@ def peak_fraction(m: np.ndarray, centre: float, half_width: float = 3.5) -> floa
     return float(max(np.mean(np.abs(m - c) < half_width) for c in np.arange(centre - 15, centre + 5.01, 0.5)))
 
 
-def score(x: np.ndarray, y: np.ndarray) -> dict:
-    cm = mlp_confusion(x.astype(np.float64), y)
+def score(x: np.ndarray, y: np.ndarray, **mlp: float) -> dict:
+    cm = mlp_confusion(x.astype(np.float64), y, **mlp)
     mass, mult = x[:, FEATURES.index("j_mass_mmdt")], x[:, FEATURES.index("j_multiplicity")]
     return {"n_per_class": int(np.sum(y == 0)), "accuracy": float(np.trace(cm) / 5),
             "per_class": {c: float(cm[i, i]) for i, c in enumerate(CLASSES)},
@@ -206,6 +207,32 @@ def collect(outs: list[Path]) -> None:
     (HERE / "variants.md").write_text(table(results))
 
 
+def reference(epochs: int = 40) -> dict:
+    """The reference MLP on the embedded default at full size (80/20 split, batch 1024, Adam 1e-3): the fingerprint
+    beside the real one, in docs/data/reference_mlp.{json,md} (the data card quotes its accuracies)."""
+    import torch
+
+    from jsc_hw.loaders import default_jets, embedded_card
+
+    torch.set_num_threads(2)
+    jets = default_jets()
+    s = score(jets.x, jets.y, epochs=epochs, test=0.2, batch=1024)
+    card = f"jsc_default.npz, {embedded_card()['n_jets']:,} jets"
+    result = {"dataset": card, "epochs": epochs, "protocol": "80/20 shuffled split (seed 0), standardised, "
+              "Adam 1e-3, batch 1024", "accuracy": {"all": s["accuracy"], **s["per_class"]}, **s}
+    (HERE / "reference_mlp.json").write_text(json.dumps(result, indent=1))
+    cm = np.array(s["confusion"])
+    lines = [f"Reference MLP 16-64-32-32-5 (float) on the embedded default ({card}); {result['protocol']}, "
+             f"{epochs} epochs: test accuracy **{s['accuracy']:.3f}** (real: {REAL_ACCURACY}).", "",
+             "| true \\ predicted | " + " | ".join(f"{c} (ours / real)" for c in CLASSES) + " |",
+             "|---|" + "---|" * len(CLASSES)]
+    lines += [f"| {c} | " + " | ".join(f"{cm[i, j]:.3f} / {REAL_CONFUSION[i, j]:.3f}" for j in range(len(CLASSES)))
+              + " |" for i, c in enumerate(CLASSES)]
+    (HERE / "reference_mlp.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return result
+
+
 def figures(outs: list[Path], shown: tuple[str, ...] = (
         "base | detector r1 R0.4", "base | particle R0.8", "onshell | particle R0.4", "onshell | detector r05 R0.4")
         ) -> None:
@@ -231,7 +258,7 @@ def figures(outs: list[Path], shown: tuple[str, ...] = (
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("step", choices=["generate", "score", "collect", "figures"])
+    ap.add_argument("step", choices=["generate", "score", "collect", "figures", "reference"])
     ap.add_argument("--events", type=int, default=3000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, nargs="+", default=[Path("runs/variants")],
@@ -242,4 +269,4 @@ if __name__ == "__main__":
     out = a.out[0]
     {"generate": lambda: generate(a.events, out, a.workers, a.variants, a.recipes),
      "score": lambda: score_all(out, a.variants, a.recipes), "collect": lambda: collect(a.out),
-     "figures": lambda: figures(a.out)}[a.step]()
+     "figures": lambda: figures(a.out), "reference": reference}[a.step]()
