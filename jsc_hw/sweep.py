@@ -34,7 +34,8 @@ EXECUTORS: dict[str, Executor] = {"local": run_local, "ray": run_ray}
 
 
 # ---- the spec, checked before anything is written ---------------------------------------------------------------
-def _dotted(cfg: dict, key: str) -> Any:
+def dotted_value(cfg: dict, key: str) -> Any:
+    """``cfg['model']['arch']`` for ``key='model.arch'`` (a config as nested dicts)."""
     for part in key.split("."):
         cfg = cfg[part]
     return cfg
@@ -44,7 +45,7 @@ def varying_keys(trials: tuple[TrialConfig, ...]) -> set[str]:
     """Dotted keys whose value differs between trials (grid axes, tied keys and explicit trial entries alike)."""
     dicts = [to_dict(t) for t in trials]
     keys = {f"{section}.{k}" for section, part in dicts[0].items() if isinstance(part, dict) for k in part}
-    return {k for k in keys if len({repr(_dotted(d, k)) for d in dicts}) > 1}
+    return {k for k in keys if len({repr(dotted_value(d, k)) for d in dicts}) > 1}
 
 
 def with_overrides(spec: SweepSpec, overrides: dict, repeats: int | None = None) -> SweepSpec:

@@ -262,8 +262,11 @@ def _accuracies(checkpoint: Path, name: str, metrics: dict, data: str | None) ->
 
 def synth_checkpoint(checkpoint: str | Path, out_dir: str | Path, family: str = "xc7", dsp: bool = False,
                      ecp5: bool = False, vectors: int = 2000, timeout: float = 3600, synthesise: bool = True,
-                     flatten: bool = False) -> Path:
+                     flatten: bool = False, name: str | None = None) -> Path:
     """The open-source flow for one ``.pt`` checkpoint; writes and returns ``out_dir/synth.json``.
+
+    ``name``: the model's name in the record (default its config's name; a model folder's verification.json of
+    that name supplies the C-simulated accuracies).
 
     ``synthesise=False``: Verilog and the Verilator check only (large models take Yosys hours on a laptop).
     The verdict is in the record (``read_synth(path).verdict``): callers decide what a failed check stops."""
@@ -280,9 +283,10 @@ def synth_checkpoint(checkpoint: str | Path, out_dir: str | Path, family: str = 
     checker = None if x is None else (lambda d: verilator.check(twin, ck.net.input_shape, x, d, net, timeout))
     res = open_source(net, out_dir, checker, family, dsp, ecp5, timeout=timeout, synthesise=synthesise, flatten=flatten)
     cost = estimate(cfg)
-    model = ModelInfo(name=cfg.name, arch=cfg.model.arch, weight_bits=q.weight_bits, act_bits=q.act_bits,
+    name = name or cfg.name
+    model = ModelInfo(name=name, arch=cfg.model.arch, weight_bits=q.weight_bits, act_bits=q.act_bits,
                       input_bits=q.input_bits, params=cost.params, bops=cost.bops,
-                      **_accuracies(Path(checkpoint), cfg.name, ck.metrics, cfg.data.path),
+                      **_accuracies(Path(checkpoint), name, ck.metrics, cfg.data.path),
                       rtl_bit_exact=None if res.check is None else res.check.bit_exact)
     return _write(out_dir, model, res, src, checkpoint=str(checkpoint))
 

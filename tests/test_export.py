@@ -124,7 +124,7 @@ SHIPPED = sorted(p.parent.name for p in MODELS_DIR.glob("*/checkpoint.pt"))
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_model_matches_its_card(name):
     """Checkpoint + embedded dataset reproduce the recorded PyTorch test accuracy exactly (no compile here)."""
-    from jsc_hw.cli.export import held_out_rows
+    from jsc_hw.model_export import held_out_rows
     from jsc_hw.train import load_checkpoint
 
     folder = MODELS_DIR / name

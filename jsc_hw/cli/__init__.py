@@ -18,6 +18,8 @@ import sys
 #: sub-command name -> (module in jsc_hw.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("jsc_hw.cli.sweep", "train every trial x repeat of a sweep spec; resumable"),
+    "study": ("jsc_hw.cli.study", "sweep, then export + C-sim, Verilog + Verilator, Yosys and the report of the best "
+                                  "trial per model group: accuracy x hardware in one command; resumable"),
     "search": ("jsc_hw.cli.search", "multi-objective search (accuracy vs FPGA cost) over widths and bits; resumable"),
     "data": ("jsc_hw.cli.data", "generate JSC jets (Pythia 8 + FastJet) or summarise a dataset"),
     "export": ("jsc_hw.cli.export", "hls4ml project + QONNX of a model or a run's best trial, C-simulated vs PyTorch"),

