@@ -224,10 +224,10 @@ def test_hdf5_without_known_layout(tmp_path):
 def test_default_jets_is_the_balanced_embedded_set():
     jets = loaders.default_jets()
     counts = jets.class_counts()
-    assert len(jets) >= 100_000 and set(counts.values()) == {len(jets) // 5}
+    assert len(jets) >= 830_000 and set(counts.values()) == {len(jets) // 5}
     assert np.all(np.isfinite(jets.x))
     card = loaders.embedded_card()
-    assert card["n_jets"] >= 100_000 and card["settings"]["seed"] == 1
+    assert card["n_jets"] >= 830_000 and card["settings"]["seed"] == 1
     assert json.dumps(card)  # plain JSON
 
 

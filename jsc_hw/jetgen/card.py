@@ -39,7 +39,9 @@ RECIPE = """\
 """
 
 
-def card_text(npz: Path, command: str, accuracy: dict[str, float] | None = None) -> str:
+def card_text(npz: Path, command: str, reference: str | None = None) -> str:
+    """The card of a generated ``jets.npz``; ``reference``: a Markdown block on the reference MLP's accuracy and
+    confusion beside the real data's (docs/data/reference_mlp.md for the embedded default)."""
     with np.load(npz) as d:
         x, y, meta = d["features"], d["label"], json.loads(str(d["meta"]))
     s = meta["settings"]
@@ -54,7 +56,8 @@ def card_text(npz: Path, command: str, accuracy: dict[str, float] | None = None)
         f"* seed {s['seed']}, chunks of {s['chunk_jets']} jets, Pythia seed of chunk k of class c = "
         "`jsc_hw.jetgen.generate.chunk_seed(seed, c, k)`",
         f"* pp at {s['pythia']['sqrt_s'] / 1000:g} TeV, pT-hat window {s['pythia']['pthat']} GeV, "
-        f"limitTau0 (c tau > 10 mm stable) = {s['pythia']['limit_tau0']}, extra Pythia settings {s['pythia']['extra']}",
+        f"limitTau0 (c tau > 10 mm stable) = {s['pythia']['limit_tau0']}, W/Z/t on shell = "
+        f"{s['pythia'].get('on_shell', False)}, extra Pythia settings {s['pythia']['extra']}",
         f"* detector emulation `{s['detector']}`; anti-kT R = {s['radius']}, inclusive jets above {s['jet_ptmin']} GeV, "
         f"leading jet kept if {s['jet_pt_window'][0]:g} < pT < {s['jet_pt_window'][1]:g} GeV",
         "* mMDT = SoftDrop(beta 0, z_cut 0.1, R0 1); ECF ratios with the pt_R measure on the groomed jet; zlogz and "
@@ -72,10 +75,8 @@ def card_text(npz: Path, command: str, accuracy: dict[str, float] | None = None)
     for j, f in enumerate(FEATURES):
         means = " | ".join(f"{x[y == i, j].mean():.4g}" for i in range(len(CLASSES)))
         lines.append(f"| {f} | {means} | {x[:, j].min():.4g} | {x[:, j].max():.4g} |")
-    if accuracy:
-        lines += ["", "## Reference MLP (64-32-32) accuracy on this dataset", "",
-                  "| " + " | ".join(accuracy) + " |", "|" + "---|" * len(accuracy),
-                  "| " + " | ".join(f"{v:.3f}" for v in accuracy.values()) + " |"]
+    if reference:
+        lines += ["", "## Reference MLP 16-64-32-32-5 on this dataset, beside the real release", "", reference.strip()]
     return "\n".join(lines + ["", *departures(s), RECIPE])
 
 
