@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml
 	command -v verilator >/dev/null || (apt-get update -q && apt-get install -y -q verilator) || echo 'install verilator (Debian package) for the RTL tests'
 	touch $@
 
+# the reduced study: training, export + C-sim, Verilator, Yosys (JSC-Tiny only: JSC_rs1923 takes Yosys ~an hour)
 demo: setup
-	$(BIN)/jsc-hw sweep sweeps/demo.yaml --out runs/demo
+	$(BIN)/jsc-hw study sweeps/demo.yaml --out runs/demo --synth-max-params 1000
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -143,7 +143,7 @@ def test_no_import_cycle_through_the_export_modules():
                    for d in graph.get(start, ()))
 
     assert not [m for m in sorted(export_side) if reaches(m, m, {m})]
-    assert "jsc_hw.export" not in graph["jsc_hw.hls"] and graph["jsc_hw.fixed"] == set()
+    assert "jsc_hw.export" not in graph["jsc_hw.hls"] and graph["jsc_hw.fixed"] <= {"jsc_hw.errors"}  # leaves
 
 
 def test_python_tags_are_read_as_none_only_while_linking() -> None:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from jsc_hw import verify
+from jsc_hw.errors import ToolError
 
 LSB = 2.0 ** -5
 
@@ -40,7 +41,7 @@ def test_one_lsb_on_one_row_is_counted_and_measured_in_lsbs():
 
 def test_shapes_must_match():
     y, _ = outputs()
-    with pytest.raises(ValueError, match="shapes differ"):
+    with pytest.raises(ToolError, match="shapes differ"):
         verify.compare(y, y[:, :4], LSB)
 
 
