@@ -230,12 +230,21 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _as_from_a_terminal() -> None:
+    """The driver starts as a shell starts it: SIGINT/SIGTERM at their defaults and not blocked, whatever signal
+    state earlier tests left in this pytest process (a sweep started from an ignoring parent would ignore Ctrl-C)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 def _start_sweep(synthetic_npz, tmp_path) -> tuple[subprocess.Popen, Path, list[str]]:
     spec_path = tmp_path / "spec.yaml"
     spec_path.write_text(yaml.safe_dump(sweep_spec_dict(synthetic_npz, epochs=40)))
     run_dir = tmp_path / "run"
     cmd = [sys.executable, "-m", "jsc_hw.cli", "sweep", str(spec_path), "--out", str(run_dir), "--workers", "2"]
-    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=_as_from_a_terminal)
     deadline = time.monotonic() + 240
     while not (list((run_dir / "records").glob("*.json")) and len(_children(proc.pid)) == 2):
         assert proc.poll() is None, "the sweep finished before it could be interrupted"
