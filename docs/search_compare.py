@@ -53,7 +53,7 @@ def test_accuracy(run_dir: Path, rec: Record) -> float:
 
 def luts(run_dir: Path, rec: Record, timeout: float) -> int | None:
     """Yosys LUTs of Verilator-checked RTL (as the search's LUT objective); None when it fails or is not bit-exact."""
-    from jsc_hw import synth
+    from jsc_hw.hardware import synth
 
     out = synth_dir(run_dir, rec.trial, rec.repeat)
     path = out / "synth.json"

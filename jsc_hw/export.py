@@ -20,9 +20,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from jsc_hw import hls, ingest, qonnx_rtl, rtl, verify
+from jsc_hw import hls, ingest, verify
+
+from jsc_hw.hardware import qonnx_rtl, rtl
 from jsc_hw.config import TrialConfig, dump_yaml
-from jsc_hw.cost import graph_estimate
+from jsc_hw.hardware.cost import graph_estimate
 from jsc_hw.data import Scaler
 from jsc_hw.ingest import ExportError, Graph
 from jsc_hw.layers import plain

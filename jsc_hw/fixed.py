@@ -2,7 +2,7 @@
 
 Every tensor of an exportable network has one: a QONNX ``Quant`` node with a power-of-two scale is one
 (``from_quant``), an hls4ml/ap_fixed type string is one (``parse``, ``ap_type``), and the integer lowering
-(``jsc_hw.rtl``) and the Verilog writer use its code range (``lo``, ``hi``).  ``quantise`` applies it to float
+(``jsc_hw.hardware.rtl``) and the Verilog writer use its code range (``lo``, ``hi``).  ``quantise`` applies it to float
 values exactly as the ap_fixed cast does (used for inputs of graphs without an input quantiser).
 """
 

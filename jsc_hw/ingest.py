@@ -43,7 +43,7 @@ OPS: dict[str, str] = {
     "Flatten": "",
     "Reshape": "to (batch, features)",
 }
-#: what the integer lowering (``jsc-hw synth``, ``jsc_hw.qonnx_rtl``) takes beyond OPS; its constants may also be
+#: what the integer lowering (``jsc-hw synth``, ``hardware.qonnx_rtl``) takes beyond OPS; its constants may also be
 #: plain initialisers on a power-of-two grid (FINN folds weight quantisers into them)
 RTL_OPS: dict[str, str] = {**OPS, "MultiThreshold": "thresholds (QONNX/FINN activations)",
                            "Mul": "by a power-of-two scalar constant"}

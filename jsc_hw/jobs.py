@@ -48,7 +48,7 @@ def train_repeats(job: Job, progress: Callable[[int], None] | None = None) -> li
 
     import torch
 
-    from jsc_hw import cost
+    from jsc_hw.hardware import cost
     from jsc_hw.data import load_splits
     from jsc_hw.train import fit, save_checkpoint
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from jsc_hw import export, hls
-from jsc_hw.cost import estimate
+from jsc_hw.hardware.cost import estimate
 from jsc_hw.data import load_splits
 from jsc_hw.errors import ConfigError
 from jsc_hw.train import Checkpoint, load_checkpoint

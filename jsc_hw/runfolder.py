@@ -114,7 +114,7 @@ class Record:
     val_acc_last_epoch: float
     train_acc_last_step: float  #: accuracy on the last training batch (the course lab's figure)
     seconds: float
-    cost: dict[str, float]  #: analytic cost (jsc_hw.cost.estimate)
+    cost: dict[str, float]  #: analytic cost (jsc_hw.hardware.cost.estimate)
     checkpoint: str  #: relative path of its weights
     train_acc_epoch_mean: float | None = None  #: mean training accuracy over the last epoch (None: older records)
     schema: int = 0  #: 0: written before records were versioned; writers pass SCHEMA
@@ -188,7 +188,7 @@ class SynthRecord:
     model: ModelInfo
     figures: tuple[Figures, ...]
     checkpoint: str = ""
-    rtl_check: dict[str, Any] | None = None  #: jsc_hw.verilator.Check as a dict + the inputs; None: never checked
+    rtl_check: dict[str, Any] | None = None  #: hardware.verilator.Check as a dict + the inputs; None: never checked
     rtl: dict[str, Any] = field(default_factory=dict)
     schema: int = 0  #: 0: written before synth.json was versioned; writers pass SCHEMA
     versions: dict[str, str | None] = field(default_factory=dict)

@@ -92,10 +92,10 @@ LUT_CHECK_VECTORS = 200  #: test rows through Verilator before a LUT count becom
 
 
 def _synth_luts(run_dir: Path, record: Record) -> float:
-    """Xilinx 7-series LUTs from the open-source flow (jsc_hw.rtl Verilog -> Verilator check on a few hundred test
+    """Xilinx 7-series LUTs from the open-source flow (hardware.rtl Verilog -> Verilator check on a few hundred test
     rows -> Yosys synth_xilinx), cached.  RTL that is not bit-exact raises NotBitExact: its LUT count would not be
     a cost of the trained model."""
-    from jsc_hw import synth
+    from jsc_hw.hardware import synth
 
     out = synth_dir(run_dir, record.trial, record.repeat)
     path = out / "synth.json"

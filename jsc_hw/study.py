@@ -88,7 +88,7 @@ def export_group(run_dir: Path, group: str, choice: Choice, opt: StudyOptions) -
 
 
 def synth_group(run_dir: Path, group: str, csim: dict, opt: StudyOptions) -> Path | None:
-    from jsc_hw.synth import synth_checkpoint
+    from jsc_hw.hardware.synth import synth_checkpoint
 
     ckpt, out = run_dir / "models" / group / "checkpoint.pt", run_dir / "synth" / group
     if not csim["bit_exact"]:
@@ -106,7 +106,7 @@ def synth_group(run_dir: Path, group: str, csim: dict, opt: StudyOptions) -> Pat
 def run_study(spec: SweepSpec, out_dir: str | Path, opt: StudyOptions = StudyOptions(), workers: int | None = None,
               executor: str = "local", address: str | None = None) -> list[StudyRow]:
     """Train, choose, export, synthesise and report (module docstring); returns one row per group."""
-    from jsc_hw import report
+    from jsc_hw.hardware import report
 
     run_dir = run_sweep(spec, out_dir, workers, executor, address)
     atomic_write(run_dir / "study.json", json.dumps({"options": to_dict(opt), "versions": software_versions()},

@@ -161,11 +161,11 @@ def _complete(run_dir: Path, trial: str, repeat: int) -> bool:
 # ---- hardware figures of a run -------------------------------------------------------------------------------------
 def synthesise_records(run_dir: Path, every_repeat: bool = False, keep_existing: bool = True,
                        **flow: Any) -> list[Path]:
-    """The open-source hardware flow (``jsc_hw.synth.synth_checkpoint``: Verilog, Verilator check, Yosys) for the
+    """The open-source hardware flow (``hardware.synth.synth_checkpoint``: Verilog, Verilator, Yosys) for the
     first repeat of every trial (or every repeat), into ``<run>/synth/<trial>__r<k>/synth.json``.
 
     ``keep_existing``: a record already synthesised is not redone; ``flow``: keyword options of synth_checkpoint."""
-    from jsc_hw.synth import synth_checkpoint
+    from jsc_hw.hardware.synth import synth_checkpoint
 
     chosen: dict[str, Record] = {}
     for rec in read_records(run_dir):

@@ -107,7 +107,7 @@ def biased_lowering(lower, offset: int = 4096):
     (the fault test_verilator injects, large enough to change an output on any input)."""
     from dataclasses import replace
 
-    from jsc_hw import rtl
+    from jsc_hw.hardware import rtl
 
     def wrong(*args):  # rtl.lower(twin, shape) or qonnx_rtl.lower(graph)
         net = lower(*args)

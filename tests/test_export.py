@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from conftest import synthetic_jets, write_npz
-from jsc_hw import export, ingest, report
+from jsc_hw import export, ingest
+from jsc_hw.hardware import report
 from jsc_hw.cli import main
 from jsc_hw.config import DataSpec, ModelSpec, QuantSpec, TrainSpec, TrialConfig
 from jsc_hw.data import load_splits

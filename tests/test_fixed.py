@@ -52,7 +52,7 @@ def test_the_rtl_lowering_asserts_power_of_two_scales():
     import brevitas.nn as qnn
     import torch
 
-    from jsc_hw import rtl
+    from jsc_hw.hardware import rtl
 
     q = qnn.QuantIdentity(return_quant_tensor=True)  # Brevitas' default: a float (runtime statistics) scale
     q.train()

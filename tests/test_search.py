@@ -11,7 +11,7 @@ import yaml
 
 optuna = pytest.importorskip("optuna", reason="the search is an optional extra: pip install 'jsc-hw[search]'")
 
-from jsc_hw import cost  # noqa: E402
+from jsc_hw.hardware import cost  # noqa: E402
 from jsc_hw.cli import main  # noqa: E402
 from jsc_hw.search import _sampler, open_study, run_search, search_from_dict, suggest, trial_config  # noqa: E402
 from jsc_hw.train import load_checkpoint  # noqa: E402
@@ -188,7 +188,8 @@ def test_search_killed_mid_run_resumes_like_an_uninterrupted_run(synthetic_npz, 
 def test_the_lut_objective_refuses_rtl_that_is_not_bit_exact(synthetic_npz, tmp_path, monkeypatch):
     """The LUT cost runs a short Verilator check first; with a wrong bias in the lowering, no LUT count comes out."""
     from conftest import biased_lowering
-    from jsc_hw import rtl, search, synth
+    from jsc_hw import search
+    from jsc_hw.hardware import rtl, synth
     from jsc_hw.config import DataSpec, QuantSpec, TrainSpec, TrialConfig
     from jsc_hw.errors import NotBitExact
     from jsc_hw.jobs import Job, train_repeats, write_trained

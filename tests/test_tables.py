@@ -80,7 +80,8 @@ matplotlib.use("pdf")
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 from pathlib import Path
 import test_tables as t
-from jsc_hw import report, tables
+from jsc_hw import tables
+from jsc_hw.hardware import report
 from jsc_hw.datainfo import plot_histograms
 from jsc_hw.loaders import default_jets
 out = Path({str(tmp_path)!r})

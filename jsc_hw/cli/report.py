@@ -18,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jsc_hw import report
+    from jsc_hw.hardware import report
 
     rows = report.collect(args.paths)
     paths = report.write(rows, args.out, args.title)

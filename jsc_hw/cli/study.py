@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from jsc_hw.select import METRICS
     from jsc_hw.study import DEFAULT_GROUP_BY, StudyOptions, run_study
     from jsc_hw.sweep import with_overrides
-    from jsc_hw.synth import check_family
+    from jsc_hw.hardware.synth import check_family
 
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers: at least 1, got {args.workers}")

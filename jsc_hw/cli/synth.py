@@ -6,7 +6,7 @@ one's own; a project exported from one is checked on its own rows against the QO
 
 * ``vitis`` / ``vivado``: C-synthesis (+ Vivado logic synthesis with ``--vsynth``) through the project's own
   ``build_prj.tcl``, then its reports are parsed;
-* ``yosys``: the open-source flow -- Verilog of the quantised network (``jsc_hw.verilog``), checked bit for bit
+* ``yosys``: the open-source flow -- Verilog of the quantised network (``jsc_hw.hardware.verilog``), checked bit for bit
   against PyTorch in Verilator, Yosys ``synth_xilinx`` (and nextpnr-ecp5 place-and-route with ``--ecp5``);
 * ``auto`` (default): the vendor flow when TARGET is a project and Vitis/Vivado HLS is on PATH, else yosys.
 """
@@ -93,7 +93,7 @@ def _project_checkpoint(project: Path) -> Path | None:
 
 
 def _vendor(args: argparse.Namespace, target: Path, tool: str) -> int:
-    from jsc_hw import vendor
+    from jsc_hw.hardware import vendor
     from jsc_hw.errors import MissingError
     from jsc_hw.figures import figures_dict
     from jsc_hw.files import atomic_json, output_folder
@@ -113,7 +113,7 @@ def _vendor(args: argparse.Namespace, target: Path, tool: str) -> int:
 def run(args: argparse.Namespace) -> int:
     """Exit status: 0 done, 2 user error, 3 the RTL is not bit-exact against its reference (PyTorch, or the QONNX
     executor for a QONNX model), as `jsc-hw export`."""
-    from jsc_hw import synth, vendor
+    from jsc_hw.hardware import synth, vendor
     from jsc_hw.cli.export import resolve
     from jsc_hw.errors import ConfigError
     from jsc_hw.files import output_folder

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import Q4, inputs, net_with_bn_stats
-from jsc_hw import rtl
+from jsc_hw.hardware import rtl
 from jsc_hw.config import QuantSpec
 
 

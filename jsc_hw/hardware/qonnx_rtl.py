@@ -1,5 +1,5 @@
-"""Integer lowering of a cleaned QONNX graph (``jsc_hw.ingest.Graph``) to the ``jsc_hw.rtl.IntNet`` that
-``jsc_hw.verilog`` writes as Verilog: the open-source hardware flow for models brought from elsewhere.
+"""Integer lowering of a cleaned QONNX graph (``jsc_hw.ingest.Graph``) to the ``jsc_hw.hardware.rtl.IntNet`` that
+``jsc_hw.hardware.verilog`` writes as Verilog: the open-source hardware flow for models brought from elsewhere.
 
 With power-of-two scales every tensor is ``int * 2**exp``; the graph is walked from its input along its one path
 (a fork whose one branch rejoins at an ``Add`` is a residual block):
@@ -15,7 +15,7 @@ With power-of-two scales every tensor is ``int * 2**exp``; the graph is walked f
   moves the grid; plain initialisers (FINN's folded weights) are taken on the coarsest power-of-two grid they lie on.
 
 ``reference`` gives the inputs and outputs as integer codes: the QONNX executor's outputs divided by the output LSB,
-which the Verilator check compares with the RTL bit for bit (``jsc_hw.verilator.check_codes``).
+which the Verilator check compares with the RTL bit for bit (``jsc_hw.hardware.verilator.check_codes``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from jsc_hw.errors import UnsupportedModel
 from jsc_hw import ingest
 from jsc_hw.fixed import FixedFormat, power_of_two_exp
 from jsc_hw.ingest import Graph
-from jsc_hw.rtl import MAX_TABLE_BITS, AddSkip, IntNet, MatVec, Push, Requant, Stage, Table, Threshold, _conv_matrix
+from jsc_hw.hardware.rtl import (MAX_TABLE_BITS, AddSkip, IntNet, MatVec, Push, Requant, Stage, Table, Threshold,
+                                  _conv_matrix)
 
 
 def _codes(value: np.ndarray, exp: int, what: str) -> np.ndarray:

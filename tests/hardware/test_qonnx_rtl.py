@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from conftest import Q4, inputs, net_with_bn_stats
-from jsc_hw import export, ingest, qonnx_rtl, rtl, verilator
+from jsc_hw import export, ingest
+from jsc_hw.hardware import qonnx_rtl, rtl, verilator
 from jsc_hw.config import QuantSpec
-from jsc_hw.verilog import write_verilog
+from jsc_hw.hardware.verilog import write_verilog
 from qonnx_graphs import Q, qkeras_mlp, quantized_bits, quantized_relu, random_layers
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jsc_hw import rtl, synth
+from jsc_hw.hardware import rtl, synth
 from jsc_hw.fixed import FixedFormat
-from jsc_hw.verilog import Design, write_verilog
+from jsc_hw.hardware.verilog import Design, write_verilog
 
 
 def small_design(tmp_path: Path, w: np.ndarray | None = None, b: np.ndarray | None = None, name: str = "rtl") -> Design:
@@ -119,7 +119,7 @@ def test_qonnx_rtl_that_is_not_bit_exact_is_not_synthesised_and_synth_exits_3(
     from conftest import biased_lowering
     from qonnx_graphs import qkeras_mlp, quantized_bits, quantized_relu, random_layers
 
-    from jsc_hw import qonnx_rtl, report
+    from jsc_hw.hardware import qonnx_rtl, report
     from jsc_hw.cli import main
 
     path = tmp_path / "tiny.onnx"
@@ -155,7 +155,7 @@ def test_synth_exits_3_and_does_not_synthesise_rtl_that_is_not_bit_exact(
     """A lowering with a wrong bias (the fault test_verilator injects): the check fails, Yosys is not run, synth.json
     records the failed check, `jsc-hw synth` exits 3 as `jsc-hw export` does, and the report marks it."""
     from conftest import biased_lowering
-    from jsc_hw import report
+    from jsc_hw.hardware import report
     from jsc_hw.cli import main
 
     ckpt = _tiny_checkpoint(tmp_path, synthetic_npz)
@@ -185,7 +185,7 @@ def test_synth_of_a_run_writes_where_report_and_the_table_read_chosen_by_metric(
         tmp_path: Path, synthetic_npz: Path) -> None:
     from dataclasses import replace
 
-    from jsc_hw import report
+    from jsc_hw.hardware import report
     from jsc_hw.cli import main
     from jsc_hw.config import sweep_from_dict
     from jsc_hw.runfolder import read_records, write_record

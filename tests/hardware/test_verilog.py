@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from conftest import Q4, net_with_bn_stats
 
-from jsc_hw import rtl
+from jsc_hw.hardware import rtl
 from jsc_hw.fixed import FixedFormat
 from jsc_hw.config import QuantSpec
-from jsc_hw.verilog import csd, write_verilog
+from jsc_hw.hardware.verilog import csd, write_verilog
 
 
 def two_layer_net() -> rtl.IntNet:

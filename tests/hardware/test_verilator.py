@@ -11,9 +11,9 @@ import pytest
 from conftest import Q4, inputs, net_with_bn_stats
 from test_verilog import two_layer_net
 
-from jsc_hw import rtl, verilator
+from jsc_hw.hardware import rtl, verilator
 from jsc_hw.config import QuantSpec
-from jsc_hw.verilog import write_verilog
+from jsc_hw.hardware.verilog import write_verilog
 
 pytestmark = pytest.mark.requires("verilator")
 

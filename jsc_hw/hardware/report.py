@@ -24,7 +24,7 @@ from jsc_hw.figures import ESTIMATE_OF, Figures, Verdict
 from jsc_hw.files import atomic_savefig, atomic_write, output_folder
 from jsc_hw.runfolder import ModelInfo, load_json, read_records, read_synth
 from jsc_hw.schema import TIE_RULE
-from jsc_hw.vendor import vendor_figures
+from jsc_hw.hardware.vendor import vendor_figures
 
 log = logging.getLogger(__name__)
 Model = ModelInfo  #: the model a row is about (the ``model`` section of synth.json)
@@ -267,7 +267,8 @@ def plot(rows: list[Row], path: Path) -> Path:
         for m in models.values():
             ax_bops.annotate(_label(m), (m.bops, 100 * m.acc_pytorch), fontsize=7, xytext=(3, 3),
                              textcoords="offset points")
-    ax_bops.set(xscale="log", xlabel="bit operations per inference (analytic, jsc_hw.cost)", ylabel="accuracy (%)",
+    ax_bops.set(xscale="log", xlabel="bit operations per inference (analytic, jsc_hw.hardware.cost)",
+                ylabel="accuracy (%)",
                 title="this toolkit: accuracy vs BOPs (every model)")
     sources = sorted({r.model.acc_source for r in rows if r.model.acc_pytorch is not None})
     if sources:

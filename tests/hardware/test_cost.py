@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 import pytest
 
-from jsc_hw import cost
+from jsc_hw.hardware import cost
 from jsc_hw.config import ModelSpec, QuantSpec, TrialConfig
 from jsc_hw.nets import n_parameters
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from jsc_hw import report, vendor
+from jsc_hw.hardware import report, vendor
 from jsc_hw.cli import main
 from jsc_hw.config import QuantSpec, TrialConfig
 from jsc_hw.figures import Figures, Verdict, figures_dict
 from jsc_hw.runfolder import Record, write_record
 
-REPORTS = Path(__file__).parent / "data" / "reports" / "vivado_hls_2020.1"
+REPORTS = Path(__file__).parents[1] / "data" / "reports" / "vivado_hls_2020.1"
 
 
 def test_anchors_are_labelled_by_dataset() -> None:
