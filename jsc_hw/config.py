@@ -72,12 +72,30 @@ class TrainSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PruneSpec:
+    """Gradual magnitude pruning during training (Zhu & Gupta 2017, "To prune, or not to prune"): each Linear and
+    Conv1d kernel of every repeat loses its smallest-magnitude weights until ``sparsity`` of them are zero.
+
+    The target rises as s(p) = sparsity * (1 - (1 - (p - start) / (end - start))**3) over the fraction p of the
+    training steps, in ``updates`` mask updates; after ``end`` the pruned network trains on with its mask fixed.
+    Biases are kept.  Zero weights cost nothing in the RTL (no adder) nor in hls4ml (constant multiplications by
+    zero are removed by HLS).
+    """
+
+    sparsity: float = 0.0  #: final fraction of zero weights in each kernel; 0 = no pruning
+    start: float = 0.0  #: fraction of the training steps at which pruning starts
+    end: float = 0.5  #: fraction of the training steps at which ``sparsity`` is reached
+    updates: int = 10  #: mask updates along the ramp (the last one at ``end``)
+
+
+@dataclass(frozen=True, kw_only=True)
 class TrialConfig:
     name: str = "trial"
     data: DataSpec = field(default_factory=DataSpec)
     model: ModelSpec = field(default_factory=ModelSpec)
     quant: QuantSpec = field(default_factory=QuantSpec)
     train: TrainSpec = field(default_factory=TrainSpec)
+    prune: PruneSpec = field(default_factory=PruneSpec)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,6 +206,14 @@ def validate(obj: Any, prefix: str = "") -> None:
             raise ConfigError(f"{prefix}epochs and {prefix}batch_size must be at least 1")
         if not LR_RANGE[0] <= obj.lr <= LR_RANGE[1]:
             raise ConfigError(f"{prefix}lr: an Adam learning rate in {LR_RANGE[0]:g}..{LR_RANGE[1]:g}, got {obj.lr:g}")
+    elif isinstance(obj, PruneSpec):
+        if not 0 <= obj.sparsity < 1:
+            raise ConfigError(f"{prefix}sparsity: a fraction of zero weights in [0, 1), got {obj.sparsity:g}")
+        if not 0 <= obj.start < obj.end <= 1:
+            raise ConfigError(f"{prefix}start/end: fractions of the training with 0 <= start < end <= 1, got "
+                              f"{obj.start:g}/{obj.end:g}")
+        if obj.updates < 1:
+            raise ConfigError(f"{prefix}updates: at least 1 mask update, got {obj.updates}")
 
 
 def to_dict(obj: Any) -> dict[str, Any]:
@@ -200,7 +226,8 @@ def set_dotted(cfg: TrialConfig, key: str, value: Any) -> TrialConfig:
         return replace(cfg, name=check_type(value, str, key))
     section, _, leaf = key.partition(".")
     if section not in _hints(TrialConfig) or section == "name" or not leaf:
-        raise ConfigError(f"unknown key {key!r}: use section.field, sections {['data', 'model', 'quant', 'train']}")
+        sections = [k for k in _hints(TrialConfig) if k != "name"]
+        raise ConfigError(f"unknown key {key!r}: use section.field, sections {sections}")
     part = getattr(cfg, section)
     updated = from_dict(type(part), {**to_dict(part), leaf: value}, f"{section}.")
     return replace(cfg, **{section: updated})

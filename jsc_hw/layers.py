@@ -209,6 +209,8 @@ class _Weighted(Layer):
         self.weight = nn.Parameter(torch.empty(repeats, *weight_shape))
         self.bias = nn.Parameter(torch.empty(repeats, weight_shape[0]))
         self.fan_in = math.prod(weight_shape[1:])
+        #: 0/1 pruning mask like ``weight`` (jsc_hw.prune) or None; not saved: pruned weights are saved as zeros
+        self.register_buffer("mask", None, persistent=False)
 
     def reset(self, gens: list[torch.Generator]) -> None:
         bound = 1.0 / math.sqrt(self.fan_in)  # = kaiming_uniform(a=sqrt(5)), torch's Linear/Conv default
@@ -218,16 +220,18 @@ class _Weighted(Layer):
                 self.bias[r].uniform_(-bound, bound, generator=g)
 
     def quantised(self, in_scale: float | None) -> tuple[torch.Tensor, torch.Tensor, float | None]:
+        weight = self.weight if self.mask is None else self.weight * self.mask
         if not self.q.enabled:
-            return self.weight, self.bias, None
+            return weight, self.bias, None
         if in_scale is None:
             raise UnsupportedModel(f"{type(self).__name__}: a quantised layer needs a quantised input")
-        w, b = _FakeWeightBias.apply(self.weight, self.bias, self.q.weight_bits, self.q.bias_bits, in_scale)
+        w, b = _FakeWeightBias.apply(weight, self.bias, self.q.weight_bits, self.q.bias_bits, in_scale)
         return w, b, None
 
     def _load(self, module: nn.Module, r: int) -> nn.Module:
         with torch.no_grad():
-            module.weight.copy_(self.weight[r]), module.bias.copy_(self.bias[r])
+            weight = self.weight[r] if self.mask is None else self.weight[r] * self.mask[r]
+            module.weight.copy_(weight), module.bias.copy_(self.bias[r])
         return module
 
     def _twin_kwargs(self) -> dict:

@@ -4,7 +4,8 @@ Adam + cross-entropy.  Each repeat has its own seed, which fixes both its initia
 shuffling order, so a repeat's numbers do not depend on which other repeats share its batch.  Recorded per
 epoch: validation accuracy and loss; at the end: the training accuracy of the last step (what the course lab
 reports; at batch sizes 16-64 its last batch can be 8 rows) and the mean training accuracy over the last epoch's
-steps.  The weights kept are the last epoch's.
+steps.  The weights kept are the last epoch's.  A trial's ``prune:`` section prunes during training
+(``jsc_hw.prune``); its zero weights are saved as zeros.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from jsc_hw.data import Scaler, Splits
 from jsc_hw.errors import MissingError, RunFolderError, TrainingError
 from jsc_hw.files import atomic_write
 from jsc_hw.nets import BatchedNet, build
+from jsc_hw.prune import finalise, schedule, update_masks
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +119,8 @@ def fit(cfg: TrialConfig, splits: Splits, seeds: Sequence[int], progress=None) -
     xs_t, ys_t = torch.from_numpy(xs), torch.from_numpy(ys)
     val_acc, val_loss = [], []
     r_t = torch.tensor(float(r))  # a 0-dim tensor: a Python number is re-wrapped and cast on every step
+    prunes = schedule(cfg.prune, cfg.train.epochs * -(-n // bs))[::-1]  # (step, sparsity), next one last
+    step = 0
     net.train()
     for epoch in range(cfg.train.epochs):
         order = _permutations(n, seeds, epoch).numpy()  # (R, n)
@@ -133,6 +137,9 @@ def fit(cfg: TrialConfig, splits: Splits, seeds: Sequence[int], progress=None) -
             opt.zero_grad()
             loss.backward()
             opt.step()
+            step += 1
+            if prunes and prunes[-1][0] == step:
+                update_masks(net, prunes.pop()[1])
             if last:  # the epoch-mean training accuracy: the predictions the step trained on
                 correct += (logits.detach().transpose(1, 2).argmax(2) == yb).sum(1)
         acc, lss = evaluate(net, x_val, y_val)
@@ -143,6 +150,7 @@ def fit(cfg: TrialConfig, splits: Splits, seeds: Sequence[int], progress=None) -
         if progress is not None:
             progress(epoch)
     last_acc = (logits.argmax(1) == yb).double().mean(1).numpy()
+    finalise(net)
     opt.release()
     seconds = time.perf_counter() - start
     epoch_acc = (correct.double() / n).numpy()

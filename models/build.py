@@ -33,7 +33,7 @@ MODELS: dict[str, Recipe] = {
     "jsc_tiny_w8a8": Recipe("jsc_tiny", 8, 3, 10, (0, 1, 2)),
     "jsc_tiny_w4a4": Recipe("jsc_tiny", 4, 2, 10, (0, 1, 2)),
     "jsc_rs1923_w8a8": Recipe("jsc_rs1923", 8, 2, 6, (0, 1)),
-    "jsc_rs1923_w4a4": Recipe("jsc_rs1923", 4, 2, 6, (0, 1)),
+    "jsc_rs1923_w4a4": Recipe("jsc_rs1923", 4, 2, 6, (0, 1, 2), lr=1e-3),  # at 3e-3 both seeds stalled at 0.58
     "mlp_64_32_32_w8a8": Recipe("mlp_64_32_32", 8, 3, 10, (0, 1, 2)),
 }
 

@@ -5,9 +5,10 @@ hooks that record, for every Linear/Conv1d, its fan-in ``n``, its number of outp
 positions) and the bit widths of its input activations and weights.  From those:
 
 * MACs = sum m * n
-* BOPs (bit operations, Hawks et al. 2021, "Ps and Qs", Front. AI 4:676564, eq. 1, with no pruning)
-  = sum m * n * (b_a * b_w + b_a + b_w + log2 n), with log2 n rounded up (accumulator growth bits).
-  BatchNorm, ReLU and requantisers are not counted, as in that paper.
+* BOPs (bit operations, Hawks et al. 2021, "Ps and Qs", Front. AI 4:676564, eq. 1)
+  = sum m * n * ((1 - f_p) * b_a * b_w + b_a + b_w + log2 n), with log2 n rounded up (accumulator growth bits)
+  and f_p the pruned fraction of the layer's weights (``prune.sparsity``: floor(f * weights) of each kernel).
+  BatchNorm, ReLU and requantisers are not counted, as in that paper.  MACs and weight bits count kept weights.
 * weight / bias storage bits.  A float network (``quant.enabled: false``) counts 32-bit weights/activations.
 
 ``estimate(cfg)`` returns one flat frozen ``Cost`` (ints only, so it drops straight into records and CSV);
@@ -46,8 +47,16 @@ class LayerCost:
 
     @property
     def bops(self) -> int:
+        return self.pruned_bops(0.0)
+
+    def kept(self, sparsity: float) -> int:
+        """Weights left after pruning ``sparsity`` of them (jsc_hw.prune masks floor(sparsity * weights))."""
+        return self.weights - math.floor(sparsity * self.weights)
+
+    def pruned_bops(self, sparsity: float) -> int:
         growth = math.ceil(math.log2(self.fan_in)) if self.fan_in > 1 else 0
-        return self.macs * (self.act_bits * self.weight_bits + self.act_bits + self.weight_bits + growth)
+        products = self.macs * self.kept(sparsity) // self.weights  # multiplications by a kept weight
+        return products * self.act_bits * self.weight_bits + self.macs * (self.act_bits + self.weight_bits + growth)
 
 
 @dataclass(frozen=True)
@@ -101,8 +110,9 @@ def estimate(cfg: TrialConfig) -> Cost:
     """BOPs, MACs, parameters and storage bits of ``cfg``'s model (independent of the trained weights)."""
     layers, params = _layer_costs(cfg.model, cfg.quant)
     _, b_bits, _ = _bits(cfg.quant)
-    return Cost(bops=sum(c.bops for c in layers), macs=sum(c.macs for c in layers), params=params,
-                weight_bits_total=sum(c.weights * c.weight_bits for c in layers),
+    s = cfg.prune.sparsity
+    return Cost(bops=sum(c.pruned_bops(s) for c in layers), macs=sum(c.macs * c.kept(s) // c.weights for c in layers),
+                params=params, weight_bits_total=sum(c.kept(s) * c.weight_bits for c in layers),
                 bias_bits_total=sum(c.biases for c in layers) * b_bits)
 
 

@@ -1,0 +1,69 @@
+"""Gradual magnitude pruning of a batched network during training (a trial's ``prune:`` section, ``PruneSpec``).
+
+Each Linear/Conv1d kernel of each repeat gets a 0/1 mask; the layer trains ``weight * mask`` (the quantiser's
+scale too is taken over the kept weights).  At each update the kernel's smallest-magnitude weights are masked
+until the scheduled fraction is zero (weights masked before stay masked), and masked weights are set to zero, so
+the saved checkpoint, its Brevitas twin, the hls4ml project and the RTL all hold exact zeros.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from jsc_hw.config import PruneSpec
+from jsc_hw.layers import Conv1d, Linear
+
+
+def target(spec: PruneSpec, p: float) -> float:
+    """The scheduled sparsity after a fraction ``p`` of the training steps (cubic ramp from start to end)."""
+    if p <= spec.start:
+        return 0.0
+    ramp = min(1.0, (p - spec.start) / (spec.end - spec.start))
+    return spec.sparsity * (1.0 - (1.0 - ramp) ** 3)
+
+
+def schedule(spec: PruneSpec, total_steps: int) -> list[tuple[int, float]]:
+    """``(step, sparsity)`` of every mask update: after that many optimizer steps, prune to that fraction."""
+    if spec.sparsity == 0:
+        return []
+    out: dict[int, float] = {}
+    for k in range(1, spec.updates + 1):
+        p = spec.start + (spec.end - spec.start) * k / spec.updates
+        out[max(1, min(total_steps, round(p * total_steps)))] = target(spec, p)  # a later update wins a step
+    return sorted(out.items())
+
+
+def kernels(net: nn.Module) -> list[Linear | Conv1d]:
+    return [m for m in net.modules() if isinstance(m, (Linear, Conv1d))]
+
+
+@torch.no_grad()
+def update_masks(net: nn.Module, sparsity: float) -> None:
+    """Mask ``floor(sparsity * n)`` of each repeat's n kernel weights, the smallest |w| first (those masked before
+    first of all, then ties in index order), and zero them."""
+    for layer in kernels(net):
+        w = layer.weight.view(layer.weight.shape[0], -1)  # (R, n)
+        old = torch.ones_like(w) if layer.mask is None else layer.mask.view_as(w)
+        k = math.floor(sparsity * w.shape[1])
+        key = torch.where(old > 0, w.abs(), -1.0)
+        order = torch.argsort(key, dim=1, stable=True)[:, :k]
+        mask = torch.ones_like(w).scatter_(1, order, 0.0)
+        layer.mask = mask.view_as(layer.weight)
+        layer.weight.mul_(layer.mask)
+
+
+@torch.no_grad()
+def finalise(net: nn.Module) -> None:
+    """Zero every masked weight (Adam may have moved them since the last update): what is saved is what ran."""
+    for layer in kernels(net):
+        if layer.mask is not None:
+            layer.weight.mul_(layer.mask)
+
+
+def zero_fraction(net: nn.Module, r: int = 0) -> dict[str, float]:
+    """Fraction of exactly-zero weights of each kernel of repeat ``r``, by module path."""
+    names = {m: n for n, m in net.named_modules()}
+    return {names[m]: float((m.weight[r] == 0).double().mean()) for m in kernels(net)}
