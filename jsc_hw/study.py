@@ -1,7 +1,7 @@
 """``jsc-hw study SPEC``: one command from a sweep spec to accuracy x hardware, every stage resumable.
 
 1. train: ``sweep.run_sweep`` into DIR (records/, weights/, results table and plots);
-2. choose: per group of trials with the same architecture and bit widths (``StudyOptions.group_by``), the best
+2. choose: per group of trials with the same architecture, bit widths and sparsity (``StudyOptions.group_by``), the best
    trial on validation accuracy, averaged over its repeats, and its best repeat (``select.best_trial``);
 3. export: the hls4ml project DIR/hls/<group>/, C-simulated on the whole test split and compared bit for bit with
    PyTorch, and the model folder DIR/models/<group>/ (``model_export``);
@@ -30,7 +30,7 @@ from jsc_hw.select import DEFAULT_METRIC, Choice, best_trial
 from jsc_hw.sweep import dotted_value, run_sweep
 
 log = logging.getLogger(__name__)
-DEFAULT_GROUP_BY = ("model.arch", "quant.weight_bits", "quant.act_bits")
+DEFAULT_GROUP_BY = ("model.arch", "quant.weight_bits", "quant.act_bits", "prune.sparsity")
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,9 @@ class StudyRow:
 
 
 def group_name(values: tuple, keys: tuple[str, ...]) -> str:
-    if keys == DEFAULT_GROUP_BY:
-        arch, w, a = values
-        return f"{arch}_w{w}a{a}"
+    if keys == DEFAULT_GROUP_BY:  # jsc_tiny_w4a4, mlp_64_32_32_w4a4_p70 (70 % of the weights pruned)
+        arch, w, a, sparsity = values
+        return f"{arch}_w{w}a{a}" + (f"_p{round(100 * sparsity):02d}" if sparsity else "")
     return "_".join(str(v) for v in values).replace("/", "-")
 
 
