@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q --prefer-binary -e '.[export,data,ray,search,synth,test]'
+	$(BIN)/python -m pip install -q --prefer-binary -e '.[export,data,ray,search,synth,alkaid,test]'
 	command -v verilator >/dev/null || (apt-get update -q && apt-get install -y -q verilator) || echo 'install verilator (Debian package) for the RTL tests'
 	touch $@
 

@@ -39,6 +39,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                          "neuron module synthesised once)")
     p.add_argument("--dsp", action="store_true", help="let Yosys map multiplications to DSP blocks (default: "
                                                       "shift-and-add in LUTs and carry chains)")
+    p.add_argument("--rtl", default="jsc-hw", metavar="FLOW",
+                   help="open-source flow: who writes the Verilog, jsc-hw (one shift-and-add tree per weight; "
+                        "default) or alkaid (a layer's constant multiplications shared as adder graphs; pip install "
+                        "'jsc-hw[alkaid]'); the same Verilator check and Yosys run follow")
     p.add_argument("--ecp5", action="store_true", help="also place and route on a Lattice ECP5 (nextpnr) for Fmax")
     p.add_argument("--vsynth", action="store_true", help="vendor flow: also run Vivado logic synthesis")
     p.add_argument("--check-only", action="store_true", help="open-source flow: Verilog + Verilator check, no Yosys")
@@ -113,7 +117,7 @@ def _vendor(args: argparse.Namespace, target: Path, tool: str) -> int:
 def run(args: argparse.Namespace) -> int:
     """Exit status: 0 done, 2 user error, 3 the RTL is not bit-exact against its reference (PyTorch, or the QONNX
     executor for a QONNX model), as `jsc-hw export`."""
-    from jsc_hw.hardware import synth, vendor
+    from jsc_hw.hardware import alkaid_rtl, synth, vendor
     from jsc_hw.cli.export import resolve
     from jsc_hw.errors import ConfigError
     from jsc_hw.files import output_folder
@@ -130,8 +134,11 @@ def run(args: argparse.Namespace) -> int:
     if tool != "yosys":
         return _vendor(args, target, tool)
     synth.check_family(args.family)
+    synth.check_rtl_flow(args.rtl)
+    if args.rtl == "alkaid":
+        alkaid_rtl.require()  # before minutes of training data and Verilator
     flow = dict(family=args.family, dsp=args.dsp, ecp5=args.ecp5, timeout=args.timeout,
-                synthesise=not args.check_only, flatten=args.flatten)
+                synthesise=not args.check_only, flatten=args.flatten, rtl_flow=args.rtl)
     if target.suffix == ".onnx":
         from jsc_hw import ingest
         from jsc_hw.cli.export import qonnx_rows

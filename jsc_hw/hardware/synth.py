@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jsc_hw.hardware import rtl, verilator, verilog
+from jsc_hw.hardware import alkaid_rtl, rtl, verilator, verilog
 from jsc_hw.errors import ConfigError, MissingError, ToolError
 from jsc_hw.figures import Figures
 from jsc_hw.files import atomic_write
@@ -133,6 +133,12 @@ def _cells(stat_json: Path, top: str) -> dict[str, int]:
     return dict(mods.get("\\" + top, next(iter(mods.values())))["num_cells_by_type"])
 
 
+def _writer(design: Design) -> str:
+    if design.mult == "alkaid":
+        return f"alkaid {alkaid_rtl.version()} (adder graphs) in jsc_hw.hardware.alkaid_rtl's"
+    return f"jsc_hw.hardware.verilog {design.mult}"
+
+
 def yosys_xilinx(design: Design, work: str | Path, family: str = "xc7", dsp: bool = True, timeout: float = 3600,
                  *, flatten: bool = False) -> Figures:
     """Yosys ``synth_xilinx -family FAMILY`` (xc7, xcu, xcup, ...): cell counts and logic depth.
@@ -156,13 +162,14 @@ def yosys_xilinx(design: Design, work: str | Path, family: str = "xc7", dsp: boo
     depth = re.search(r"length=(\d+)", (work / "ltp.txt").read_text())
     how = "flattened before synthesis" if flatten else f"{design.modules} distinct modules synthesised once each"
     # DSP inference is its own flow (its own Pareto front in the report)
-    tool = f"Yosys synth_xilinx ({Path(exe).name})" + (", DSP inference" if dsp else "")
+    tool = f"Yosys synth_xilinx ({Path(exe).name})" + (", DSP inference" if dsp else "") + \
+        (", alkaid RTL" if design.mult == "alkaid" else "")
     return Figures(tool, _version([exe, "-V"]), f"Xilinx {family} (family)",
                    "logic-synthesis", lut=count["lut"] + count["lutram"], ff=count["ff"], dsp=count["dsp"],
                    bram_18k=2 * count["bram36"] + count["bram18"], carry=count["carry"],
                    latency_min_cycles=design.latency_cycles, latency_max_cycles=design.latency_cycles, ii=1,
                    logic_depth=int(depth.group(1)) if depth else None, source=str(work),
-                   note=f"{opts}; {how}; jsc_hw.hardware.verilog {design.mult} Verilog, registered ports; "
+                   note=f"{opts}; {how}; {_writer(design)} Verilog, registered ports; "
                         f"{seconds:.0f} s; no timing (logic depth in cells only)")
 
 
@@ -200,16 +207,38 @@ class OpenSourceResult:
     figures: tuple[Figures, ...]
 
 
+def _jsc_hw_rtl(net: rtl.IntNet, folder: Path, dsp: bool) -> Design:
+    return verilog.write_verilog(net, folder, mult="dsp" if dsp else "csd")
+
+
+def _alkaid_rtl(net: rtl.IntNet, folder: Path, dsp: bool) -> Design:
+    if dsp:
+        raise ConfigError("--rtl alkaid writes adder graphs in LUTs; drop --dsp (or use --rtl jsc-hw)")
+    return alkaid_rtl.write_verilog(net, folder)
+
+
+#: who writes the Verilog of an integer network: jsc-hw (one shift-and-add tree per weight, or ``*`` for DSPs) or
+#: alkaid (a layer's constant multiplications shared as one adder graph); the same check and Yosys run follow
+RTL_FLOWS: dict[str, Callable[[rtl.IntNet, Path, bool], Design]] = {"jsc-hw": _jsc_hw_rtl, "alkaid": _alkaid_rtl}
+
+
+def check_rtl_flow(flow: str) -> None:
+    if flow not in RTL_FLOWS:
+        raise ConfigError(f"--rtl {flow!r}: choose one of {sorted(RTL_FLOWS)}")
+
+
 def open_source(net: rtl.IntNet, out_dir: str | Path, checker: Callable[[Design], Check] | None = None,
                 family: str = "xc7", dsp: bool = False, ecp5: bool = False, timeout: float = 3600,
-                synthesise: bool = True, flatten: bool = False) -> OpenSourceResult:
-    """Integer network -> Verilog (out_dir/rtl) -> Verilator check (``checker``; None: skip) -> Yosys [-> nextpnr].
+                synthesise: bool = True, flatten: bool = False, rtl_flow: str = "jsc-hw") -> OpenSourceResult:
+    """Integer network -> Verilog (out_dir/rtl, written by ``RTL_FLOWS[rtl_flow]``) -> Verilator check (``checker``;
+    None: skip) -> Yosys [-> nextpnr].
 
     RTL that the check finds not bit-exact is not synthesised: no figures.  ``dsp``: multiplications written as
     ``*`` and DSP48 inference on; else shift-and-add in LUTs and carry chains."""
     check_family(family)  # before minutes of Verilator
+    check_rtl_flow(rtl_flow)
     out_dir = Path(out_dir)
-    design = verilog.write_verilog(net, out_dir / "rtl", mult="dsp" if dsp else "csd")
+    design = RTL_FLOWS[rtl_flow](net, out_dir / "rtl", dsp)
     check = None if checker is None else checker(design)
     if check is not None and not check.bit_exact:
         log.error("RTL of %s is NOT bit-exact against its reference (%d of %d vectors differ): not synthesised",
@@ -262,7 +291,7 @@ def _accuracies(checkpoint: Path, name: str, metrics: dict, data: str | None) ->
 
 def synth_checkpoint(checkpoint: str | Path, out_dir: str | Path, family: str = "xc7", dsp: bool = False,
                      ecp5: bool = False, vectors: int = 2000, timeout: float = 3600, synthesise: bool = True,
-                     flatten: bool = False, name: str | None = None) -> Path:
+                     flatten: bool = False, name: str | None = None, rtl_flow: str = "jsc-hw") -> Path:
     """The open-source flow for one ``.pt`` checkpoint; writes and returns ``out_dir/synth.json``.
 
     ``name``: the model's name in the record (default its config's name; a model folder's verification.json of
@@ -281,7 +310,8 @@ def synth_checkpoint(checkpoint: str | Path, out_dir: str | Path, family: str = 
     x, _, src = _check_inputs(cfg, vectors) if vectors else (None, None, "")
     net = rtl.lower(twin, ck.net.input_shape)
     checker = None if x is None else (lambda d: verilator.check(twin, ck.net.input_shape, x, d, net, timeout))
-    res = open_source(net, out_dir, checker, family, dsp, ecp5, timeout=timeout, synthesise=synthesise, flatten=flatten)
+    res = open_source(net, out_dir, checker, family, dsp, ecp5, timeout=timeout, synthesise=synthesise, flatten=flatten,
+                      rtl_flow=rtl_flow)
     cost = estimate(cfg)
     name = name or cfg.name
     model = ModelInfo(name=name, arch=cfg.model.arch, weight_bits=q.weight_bits, act_bits=q.act_bits,
@@ -303,7 +333,7 @@ def _write(out_dir: str | Path, model: ModelInfo, res: OpenSourceResult, inputs:
 def synth_qonnx(src, out_dir: str | Path, x: np.ndarray | None, labels: np.ndarray | None = None, inputs: str = "",
                 input_format: FixedFormat | None = None, name: str | None = None, verification: dict | None = None,
                 family: str = "xc7", dsp: bool = False, ecp5: bool = False, timeout: float = 3600,
-                synthesise: bool = True, flatten: bool = False) -> Path:
+                synthesise: bool = True, flatten: bool = False, rtl_flow: str = "jsc-hw") -> Path:
     """The open-source flow for a QONNX graph (a file, or the one an exported project holds): lowered to integers
     (``qonnx_rtl``), Verilog checked in Verilator against the QONNX executor on rows ``x`` (None: no check),
     Yosys; writes and returns ``out_dir/synth.json``.  ``verification``: the exported project's verification.json,
@@ -320,7 +350,8 @@ def synth_qonnx(src, out_dir: str | Path, x: np.ndarray | None, labels: np.ndarr
         xi, ref = qonnx_rtl.reference(graph, net, x)
         checker = lambda d: verilator.check_codes(d, net, xi, ref, timeout)  # noqa: E731
         acc = None if labels is None else float((ref.argmax(1) == labels[:len(ref)]).mean())
-    res = open_source(net, out_dir, checker, family, dsp, ecp5, timeout=timeout, synthesise=synthesise, flatten=flatten)
+    res = open_source(net, out_dir, checker, family, dsp, ecp5, timeout=timeout, synthesise=synthesise, flatten=flatten,
+                      rtl_flow=rtl_flow)
     cost, bits = graph_estimate(graph)
     ver = verification or {}
     origin = ver.get("origin") or f"QONNX file {Path(str(src)).name}"

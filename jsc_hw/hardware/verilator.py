@@ -95,7 +95,7 @@ def build_simulator(design: Design, timeout: float = 1800) -> Path:
     atomic_write(sim / "tb.cpp", _TB.format(n_in=design.n_in, n_out=design.n_out, lat=design.latency_cycles))
     cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", "-Wno-fatal", "-Wno-WIDTH", "-Wno-UNUSED",
            "--x-assign", "0", "-CFLAGS", "-O1", "--top-module", "sim_top", "-Mdir", "obj", "-o", "sim",
-           "sim_top.v", str((d / design.files[0]).resolve()), "tb.cpp"]
+           "sim_top.v", *(str((d / f).resolve()) for f in design.files), "tb.cpp"]
     res = subprocess.run(cmd, cwd=sim, timeout=timeout, capture_output=True, text=True)
     if res.returncode != 0:
         errors = [ln for ln in (res.stdout + res.stderr).splitlines() if not ln.startswith("%Warning")]
