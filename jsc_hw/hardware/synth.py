@@ -273,6 +273,17 @@ def _check_inputs(cfg, n: int):
     return torch.from_numpy(np.ascontiguousarray(x)), y, src
 
 
+def _folder_model(checkpoint: Path) -> str | None:
+    """The model name of a model folder (``jsc-hw export --save-model``: checkpoint.pt, verification.json and
+    MODEL_CARD.md written together by one export), so that its C-simulated test accuracies are used whatever the
+    trial was called (an export of a run's ``weights/<trial>__r<k>.pt`` names the model after the file)."""
+    folder = checkpoint.parent
+    if checkpoint.name != "checkpoint.pt" or not (folder / "MODEL_CARD.md").is_file():
+        return None
+    ver = load_json(folder / "verification.json") if (folder / "verification.json").is_file() else {}
+    return ver.get("model") if isinstance(ver, dict) else None
+
+
 def _accuracies(checkpoint: Path, name: str, metrics: dict, data: str | None) -> dict:
     """PyTorch and C-sim test accuracy from the ``verification.json`` of an exported model folder (jsc-hw export
     --save-model) when it is there, with the C-sim check's rows; else the checkpoint's own metrics (test, or
@@ -313,7 +324,7 @@ def synth_checkpoint(checkpoint: str | Path, out_dir: str | Path, family: str = 
     res = open_source(net, out_dir, checker, family, dsp, ecp5, timeout=timeout, synthesise=synthesise, flatten=flatten,
                       rtl_flow=rtl_flow)
     cost = estimate(cfg)
-    name = name or cfg.name
+    name = name or _folder_model(Path(checkpoint)) or cfg.name
     model = ModelInfo(name=name, arch=cfg.model.arch, weight_bits=q.weight_bits, act_bits=q.act_bits,
                       input_bits=q.input_bits, params=cost.params, bops=cost.bops,
                       **_accuracies(Path(checkpoint), name, ck.metrics, cfg.data.path),

@@ -219,3 +219,25 @@ def test_synth_bad_options_are_one_line(tmp_path: Path, synthetic_npz: Path, cap
     (tmp_path / "file").write_text("x")
     assert main(["synth", str(ckpt), "--tool", "yosys", "--out", str(tmp_path / "file")]) == 2
     assert "is a file, not a folder" in caplog.text and "Traceback" not in caplog.text
+
+
+@pytest.mark.requires("verilator")
+def test_synth_of_a_model_folder_reports_its_c_simulated_test_accuracy(tmp_path: Path, synthetic_npz: Path) -> None:
+    """A model folder exported from a run's weights file names the model after the file (``tiny4_weights``), not
+    after the trial (``tiny4``): synth still takes the folder's C-simulated test accuracy, not the validation one."""
+    import json
+    import shutil
+
+    from jsc_hw.cli import main
+
+    ckpt = shutil.copy(_tiny_checkpoint(tmp_path, synthetic_npz), tmp_path / "tiny4_weights.pt")
+    folder = tmp_path / "model"
+    assert main(["export", "--fpga", str(ckpt), "--save-model", str(folder), "--out", str(tmp_path / "hls"),
+                 "--rows", "200"]) == 0
+    ver = json.loads((folder / "verification.json").read_text())
+    assert ver["model"] == "tiny4_weights"
+    assert main(["synth", str(folder), "--tool", "yosys", "--check-only", "--vectors", "100",
+                 "--out", str(tmp_path / "s")]) == 0
+    model = json.loads((tmp_path / "s" / "synth.json").read_text())["model"]
+    assert model["name"] == "tiny4_weights" and model["acc_csim"] == ver["acc_csim"]
+    assert model["acc_source"].startswith("test split") and model["csim_rows_checked"] == 200
