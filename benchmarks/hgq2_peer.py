@@ -121,15 +121,18 @@ def _verilator(rtl, x: np.ndarray, ref: np.ndarray) -> int | None:
     return int((out != ref).any(1).sum())
 
 
-def jsc_hw_front(folder: Path) -> list[tuple[float, int, str]]:
-    """(test accuracy, LUT, name) of every bit-exact jsc-hw design synthesised by Yosys xc7 without DSPs."""
+def jsc_hw_front(folder: Path, test_rows: int) -> list[tuple[float, int, str]]:
+    """(test accuracy, LUT, name) of every bit-exact jsc-hw design synthesised by Yosys xc7 without DSPs whose
+    C-simulated accuracy is on a test split of ``test_rows`` rows of the embedded default (the peer's split: older
+    records of a previous default have another size and are left out)."""
     from jsc_hw.runfolder import read_synth
 
     out = []
     for path in sorted(folder.rglob("synth.json")):
         rec = read_synth(path)
-        acc = rec.model.acc_csim if rec.model.acc_csim is not None else rec.model.acc_pytorch
-        if acc is None or not rec.verdict.bit_exact or rec.model.origin != "jsc-hw":
+        acc = rec.model.acc_csim
+        same_split = rec.model.csim_rows_checked == test_rows and "embedded" in rec.model.acc_source
+        if acc is None or not same_split or not rec.verdict.bit_exact or rec.model.origin != "jsc-hw":
             continue
         for f in rec.figures:
             if f.tool.startswith("Yosys") and "DSP" not in f.tool and "xc7" in f.part and f.lut:
@@ -162,9 +165,10 @@ def main() -> None:
         res = {"beta": beta, "epochs": a.epochs, "train_s": round(seconds), **convert(model, splits, out)}
         (out / "peer.json").write_text(json.dumps(res, indent=1))
         rows.append(res)
-    front = jsc_hw_front(a.jsc_hw)
+    front = jsc_hw_front(a.jsc_hw, len(splits.test.y)) if a.max_rows is None else []  # a subset: no match
     print(f"peer: HGQ2 + alkaid on {splits.source} ({len(splits.train.y)} training rows); jsc-hw: {len(front)} "
-          f"designs under {a.jsc_hw}; LUT = Yosys synth_xilinx xc7 LUT1-6 + INV, no DSP")
+          f"designs on the same {len(splits.test.y)}-row test split under {a.jsc_hw}; LUT = Yosys synth_xilinx "
+          "xc7 LUT1-6 + INV, no DSP")
     print("| beta | epochs | peer test acc | peer LUT | bit-exact rows | jsc-hw design at >= that acc | its acc | "
           "its LUT | LUT jsc-hw / peer |")
     print("|---|---|---|---|---|---|---|---|---|")
