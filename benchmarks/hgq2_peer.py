@@ -74,6 +74,7 @@ def convert(model, splits, out: Path) -> dict:
     from alkaid.trace import HWConfig, trace
     from hgq.utils import trace_minmax
 
+    from jsc_hw.hardware import alkaid_rtl
     from jsc_hw.hardware.synth import yosys_xilinx
     from jsc_hw.hardware.verilog import Design
 
@@ -88,10 +89,9 @@ def convert(model, splits, out: Path) -> dict:
     rtl = RTLModel(comb, str(out / "rtl"), "jsc_hgq", flavor="verilog", latency_cutoff=-1)
     rtl.write()
     res["verilator_mismatched_rows"] = _verilator(rtl, splits.test.x, keras_out)
-    src, flat = out / "rtl" / "src", out / "rtl_yosys"
+    flat = out / "rtl_yosys"
     flat.mkdir(exist_ok=True)
-    files = [p for p in [*sorted((src / "static").glob("*.v")), *sorted(src.glob("*.v"))]
-             if not p.name.endswith("_wrapper.v")]  # the core module, not the emulator's IO wrapper
+    files = alkaid_rtl.core_sources(out / "rtl")  # the core module, not the emulator's IO wrapper
     for f in files:
         (flat / f.name).write_text(f.read_text())
     design = Design(flat, "jsc_hgq", tuple(f.name for f in files), 16, 5, 0, 0, True, 0, "alkaid", len(files),

@@ -22,7 +22,7 @@ from jsc_hw.figures import Figures, Verdict
 from jsc_hw.files import atomic_json
 
 SCHEMA = 1  #: version of the record / synth.json layout; 0 = written before it was versioned
-PACKAGES = ("torch", "brevitas", "hls4ml", "qonnx", "optuna")
+PACKAGES = ("torch", "brevitas", "hls4ml", "qonnx", "optuna", "alkaid")
 
 
 @cache

@@ -53,10 +53,14 @@ class LayerCost:
         """Weights left after pruning ``sparsity`` of them (jsc_hw.prune masks floor(sparsity * weights))."""
         return self.weights - math.floor(sparsity * self.weights)
 
+    def kept_macs(self, sparsity: float) -> int:
+        """Multiply-accumulates by a kept weight (each weight is used outputs * fan_in / weights times)."""
+        return self.macs * self.kept(sparsity) // self.weights
+
     def pruned_bops(self, sparsity: float) -> int:
         growth = math.ceil(math.log2(self.fan_in)) if self.fan_in > 1 else 0
-        products = self.macs * self.kept(sparsity) // self.weights  # multiplications by a kept weight
-        return products * self.act_bits * self.weight_bits + self.macs * (self.act_bits + self.weight_bits + growth)
+        return self.kept_macs(sparsity) * self.act_bits * self.weight_bits + \
+            self.macs * (self.act_bits + self.weight_bits + growth)
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ def estimate(cfg: TrialConfig) -> Cost:
     layers, params = _layer_costs(cfg.model, cfg.quant)
     _, b_bits, _ = _bits(cfg.quant)
     s = cfg.prune.sparsity
-    return Cost(bops=sum(c.pruned_bops(s) for c in layers), macs=sum(c.macs * c.kept(s) // c.weights for c in layers),
+    return Cost(bops=sum(c.pruned_bops(s) for c in layers), macs=sum(c.kept_macs(s) for c in layers),
                 params=params, weight_bits_total=sum(c.kept(s) * c.weight_bits for c in layers),
                 bias_bits_total=sum(c.biases for c in layers) * b_bits)
 

@@ -135,7 +135,7 @@ def _cells(stat_json: Path, top: str) -> dict[str, int]:
 
 def _writer(design: Design) -> str:
     if design.mult == "alkaid":
-        return f"alkaid {alkaid_rtl.version()} (adder graphs) in jsc_hw.hardware.alkaid_rtl's"
+        return f"alkaid {software_versions()['alkaid']} (adder graphs) in jsc_hw.hardware.alkaid_rtl's"
     return f"jsc_hw.hardware.verilog {design.mult}"
 
 
