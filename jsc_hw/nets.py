@@ -117,6 +117,18 @@ class BatchedNet(nn.Module):
             a = layer(a)
         return a.x
 
+    @torch.no_grad()
+    def widest_activation(self) -> int:
+        """Elements per row and repeat of the widest layer output (from a forward of one zero row in eval mode)."""
+        was_training = self.training
+        self.eval()
+        a, widest = Act(torch.zeros(1, self.repeats, *self.input_shape), None), 1
+        for layer in self.layers:
+            a = layer(a)
+            widest = max(widest, a.x[0, 0].numel())
+        self.train(was_training)
+        return widest
+
     def twin(self, r: int = 0) -> TwinNet:
         """Repeat r as a standalone Brevitas model (eval mode) with the same forward values."""
         return TwinNet([layer.twin(r) for layer in self.layers]).eval()

@@ -86,18 +86,35 @@ class FlatAdam:
             p.data, p.grad = p.data.clone(), None
 
 
+def first_max(logits: torch.Tensor) -> torch.Tensor:
+    """argmax over the class axis of (R, C, B) logits (ties: the first class, as argmax): ``max(1).indices``
+    is ~8x faster here than ``argmax(1)``, which reduces over a strided axis (0.3 ms a call at B = 256)."""
+    return logits.max(1).indices
+
+
+#: activation elements (rows x repeats x widest layer) per evaluation chunk: ~2 MB of float32 stays in L2, which
+#: made validation 4-6x faster than 65,536-row chunks (JSC_rs1923, R = 10: 27 s -> 4.4 s on 124,500 rows)
+EVAL_CHUNK_ELEMENTS = 2 ** 19
+
+
 @torch.no_grad()
-def evaluate(net: BatchedNet, x: torch.Tensor, y: torch.Tensor, chunk: int = 65536) -> tuple[np.ndarray, np.ndarray]:
-    """Accuracy and mean cross-entropy per repeat on the same rows: arrays of shape (R,)."""
+def evaluate(net: BatchedNet, x: torch.Tensor, y: torch.Tensor, chunk: int | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Accuracy and mean cross-entropy per repeat on the same rows: arrays of shape (R,).
+
+    Rows go through in chunks of ``chunk`` (default: sized so an activation stays in cache); per-row losses are
+    summed in float64, so the result does not depend on the chunk size beyond float64 rounding.
+    """
     was_training = net.training
     net.eval()
+    chunk = chunk or max(64, EVAL_CHUNK_ELEMENTS // (net.repeats * net.widest_activation()))
     correct = torch.zeros(net.repeats, dtype=torch.float64)
     loss = torch.zeros(net.repeats, dtype=torch.float64)
     for i in range(0, len(y), chunk):
         yb = y[i:i + chunk]
         logits = net(feature_major(x[i:i + chunk], net.repeats)).permute(1, 2, 0)  # (R, C, B)
-        correct += (logits.transpose(1, 2).contiguous().argmax(2) == yb).sum(1)  # 5x faster than argmax(1)
-        loss += F.cross_entropy(logits, yb.expand(net.repeats, -1), reduction="none").sum(1)
+        correct += (first_max(logits) == yb).sum(1)
+        loss += F.cross_entropy(logits, yb.expand(net.repeats, -1), reduction="none").double().sum(1)
     net.train(was_training)
     return (correct / len(y)).numpy(), (loss / len(y)).numpy()
 
@@ -111,26 +128,25 @@ def fit(cfg: TrialConfig, splits: Splits, seeds: Sequence[int], progress=None) -
     start = time.perf_counter()
     net = build(cfg, seeds)
     opt = FlatAdam(list(net.parameters()), lr=cfg.train.lr)
-    x_cols = np.ascontiguousarray(splits.train.x.T)  # (16, n)
-    y_train = splits.train.y
+    x_cols = torch.from_numpy(np.ascontiguousarray(splits.train.x.T))  # (16, n)
+    y_train = torch.from_numpy(splits.train.y)
     x_val, y_val = torch.from_numpy(splits.val.x), torch.from_numpy(splits.val.y)
     n, bs, r = len(y_train), cfg.train.batch_size, len(seeds)
-    xs, ys = np.empty((r, x_cols.shape[0], n), np.float32), np.empty((r, n), np.int64)
-    xs_t, ys_t = torch.from_numpy(xs), torch.from_numpy(ys)
+    xs, ys = torch.empty((r, x_cols.shape[0], n)), torch.empty((r, n), dtype=torch.int64)
     val_acc, val_loss = [], []
     r_t = torch.tensor(float(r))  # a 0-dim tensor: a Python number is re-wrapped and cast on every step
     prunes = schedule(cfg.prune, cfg.train.epochs * -(-n // bs))[::-1]  # (step, sparsity), next one last
     step = 0
     net.train()
     for epoch in range(cfg.train.epochs):
-        order = _permutations(n, seeds, epoch).numpy()  # (R, n)
-        for k in range(r):
-            np.take(x_cols, order[k], axis=1, out=xs[k])
-        np.take(y_train, order, out=ys)
+        order = _permutations(n, seeds, epoch)  # (R, n)
+        for k in range(r):  # into the preallocated block (np.take(..., out=) buffers: 5x slower)
+            torch.index_select(x_cols, 1, order[k], out=xs[k])
+        torch.index_select(y_train, 0, order.view(-1), out=ys.view(-1))
         last = epoch == cfg.train.epochs - 1
         correct = torch.zeros(r, dtype=torch.int64)
         for i in range(0, n, bs):
-            xb, yb = xs_t[:, :, i:i + bs], ys_t[:, i:i + bs]  # (R, 16, B), (R, B) views
+            xb, yb = xs[:, :, i:i + bs], ys[:, i:i + bs]  # (R, 16, B), (R, B) views
             logits = net(xb.permute(2, 0, 1)).permute(1, 2, 0)  # (R, C, B)
             # sum over repeats of each repeat's mean loss: every repeat gets exactly its own gradient
             loss = F.cross_entropy(logits, yb, reduction="mean") * r_t
@@ -141,7 +157,7 @@ def fit(cfg: TrialConfig, splits: Splits, seeds: Sequence[int], progress=None) -
             if prunes and prunes[-1][0] == step:
                 update_masks(net, prunes.pop()[1])
             if last:  # the epoch-mean training accuracy: the predictions the step trained on
-                correct += (logits.detach().transpose(1, 2).argmax(2) == yb).sum(1)
+                correct += (first_max(logits.detach()) == yb).sum(1)
         acc, lss = evaluate(net, x_val, y_val)
         if not (np.all(np.isfinite(lss)) and torch.isfinite(loss)):
             raise TrainingError(f"{cfg.name}: the loss is not finite after epoch {epoch + 1} (training diverged: "
@@ -149,7 +165,7 @@ def fit(cfg: TrialConfig, splits: Splits, seeds: Sequence[int], progress=None) -
         val_acc.append(acc), val_loss.append(lss)
         if progress is not None:
             progress(epoch)
-    last_acc = (logits.argmax(1) == yb).double().mean(1).numpy()
+    last_acc = (first_max(logits.detach()) == yb).double().mean(1).numpy()
     finalise(net)
     opt.release()
     seconds = time.perf_counter() - start
