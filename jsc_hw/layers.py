@@ -46,28 +46,28 @@ class Layer(nn.Module):
 
 
 class _FakeQuant(torch.autograd.Function):
-    """[ReLU +] fake quantiser to ``[u]fixed<bits, int_bits>``: four kernels forward, one backward.
+    """[ReLU +] fake quantiser to ``[u]fixed<bits, int_bits>``: three kernels forward, one backward.
 
-    Forward values equal ``quant.fake_act`` (the scale is a power of two, so x * (1/scale) == x / scale).  The
-    gradient is its straight-through one: passed where ReLU is active and ``lo <= round(t) <= hi`` with
-    t = x / scale, i.e. (hi odd, lo even, round half to even) ``lo - 0.5 <= t < hi + 0.5``, which is
-    ``hardtanh_backward``'s open interval (below, below) given below = the float32 just under lo - 0.5.
+    Forward values equal ``quant.fake_act`` = clamp(round(x / s), lo, hi) * s, computed as
+    round_s(clamp(x, lo*s, hi*s)) (clamping to integer multiples of s first changes nothing), where rounding to
+    a multiple of the power-of-two s, half to even, is float32's own: (y + M) - M with M = 1.5 * 2**23 * s, exact
+    for |y| < 2**22 s.  The gradient is the straight-through one: passed where ReLU is active and
+    ``lo <= round(x / s) <= hi``, i.e. (hi odd, lo even, round half to even) ``(lo - 0.5) s <= x < (hi + 0.5) s``,
+    which is ``hardtanh_backward``'s open interval (below, (hi + 0.5) s) with below = the float32 just under
+    (lo - 0.5) s (0 for ReLU).
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, scale: torch.Tensor, inv_scale: torch.Tensor, lo: int, hi: int,
-                relu: bool) -> torch.Tensor:
-        # scale, 1/scale: 0-dim float32 tensors (see _const)
-        t = x * inv_scale
+    def forward(ctx, x: torch.Tensor, q: "QuantAct") -> torch.Tensor:
         if ctx.needs_input_grad[0]:
-            ctx.save_for_backward(t)
-            ctx.bounds = (0.0 if relu else _below(lo - 0.5), hi + 0.5)
-        return torch.round(t).clamp_(0 if relu else lo, hi).mul_(scale)
+            ctx.save_for_backward(x)
+            ctx.bounds = q.grad_bounds
+        return torch.clamp(x, *q.clamp_bounds).add_(q.magic).sub_(q.magic)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        (t,) = ctx.saved_tensors
-        return torch.ops.aten.hardtanh_backward(grad, t, *ctx.bounds), None, None, None, None, None
+        (x,) = ctx.saved_tensors
+        return torch.ops.aten.hardtanh_backward(grad, x, *ctx.bounds), None
 
 
 @functools.lru_cache(maxsize=None)
@@ -89,12 +89,17 @@ class QuantAct(Layer):
         self.bits, self.int_bits, self.signed, self.enabled = bits, int_bits, signed, enabled
         self.scale = quant.act_scale(bits, int_bits)
         self.lo, self.hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2 ** bits - 1)
-        self._scales = (_const(self.scale), _const(1.0 / self.scale))
+        if bits > 20:
+            raise UnsupportedModel(f"{bits}-bit activations: at most 20 bits are supported (float32 fake quantiser)")
+        s, low = self.scale, self.lo if signed else 0
+        self.clamp_bounds = (low * s, self.hi * s)
+        self.grad_bounds = (_below(self.lo - 0.5) * s if signed else 0.0, (self.hi + 0.5) * s)
+        self.magic = _const(1.5 * 2.0 ** 23 * s)  #: adding and subtracting it rounds to a multiple of s
 
     def forward(self, a: Act) -> Act:
         if not self.enabled:
             return Act(a.x if self.signed else torch.relu(a.x), None)
-        return Act(_FakeQuant.apply(a.x, *self._scales, self.lo, self.hi, not self.signed), self.scale)
+        return Act(_FakeQuant.apply(a.x, self), self.scale)
 
     def twin(self, r: int) -> nn.Module:
         if not self.enabled:
@@ -256,38 +261,61 @@ class Linear(_Weighted):
         return self._load(cls(n_in, n_out, bias=True, **self._twin_kwargs()), r)
 
 
-class _TapSum(torch.autograd.Function):
-    """y[:, o, l] = bias[o] + sum_j z[:, j, o, l + j - padding] over the in-range positions, for (R, k, O, L, B) z.
+class _ShiftConv(torch.autograd.Function):
+    """Conv1d on (R, C_in, L, B) blocks as gemms on shifted column ranges, forward and backward by hand.
 
-    Written out because autograd's slice/select backward would zero-fill a full copy of z once per tap.
+    With batch innermost, moving one position along L is moving B columns of the (R, C, L*B) matrix, so tap j
+    (offset d = j - padding) adds ``W[:, :, :, j] @ x[columns shifted by d*B]`` to the output columns it reaches:
+    no im2col copy and no per-tap intermediate.  The tap with d = 0 writes the whole output (bias included)
+    with one gemm, the others accumulate into their ranges in place; the backward pass is the same three
+    gemms transposed.  Quantised operands lie on fixed-point grids, so every forward sum is exact in float32.
     """
 
     @staticmethod
-    def forward(ctx, z: torch.Tensor, bias: torch.Tensor, padding: int, l_out: int) -> torch.Tensor:
-        r, k, c_out, length, bsz = z.shape
-        ctx.spans = [(j, max(0, padding - j), min(l_out, length + padding - j)) for j in range(k)]
-        ctx.padding, ctx.z_shape = padding, z.shape
-        y = bias[:, :, None, None].expand(r, c_out, l_out, bsz).clone()
-        for j, lo, hi in ctx.spans:
-            y[:, :, lo:hi] += z[:, j, :, lo + j - padding:hi + j - padding]
-        return y
+    def forward(ctx, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, padding: int) -> torch.Tensor:
+        r, c_in, length, bsz = x.shape
+        c_out, k = w.shape[1], w.shape[3]
+        l_out = length + 2 * padding - k + 1
+        taps = w.permute(3, 0, 1, 2).contiguous()  # (k, R, C_out, C_in)
+        cols = x.reshape(r, c_in, length * bsz)
+        spans = [(j, lo * bsz, hi * bsz, (lo + j - padding) * bsz)
+                 for j in range(k) for lo, hi in [(max(0, padding - j), min(l_out, length + padding - j))] if lo < hi]
+        whole = [s for s in spans if s[3] == s[1] == 0 and s[2] == l_out * bsz == length * bsz][:1]
+        if whole:
+            y = _gemm(taps[whole[0][0]], cols, b.unsqueeze(2))
+        else:
+            y = b.unsqueeze(2).expand(r, c_out, l_out * bsz).clone()
+        for j, lo, hi, at in spans:
+            if [(j, lo, hi, at)] != whole:
+                y[:, :, lo:hi].baddbmm_(taps[j], cols[:, :, at:at + hi - lo])
+        ctx.save_for_backward(cols, taps)
+        ctx.spans, ctx.whole, ctx.x_shape = spans, whole, x.shape
+        return y.view(r, c_out, l_out, bsz)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        gz, p = grad.new_empty(ctx.z_shape), ctx.padding
-        for j, lo, hi in ctx.spans:
-            gz[:, j, :, :lo + j - p].zero_(), gz[:, j, :, hi + j - p:].zero_()
-            gz[:, j, :, lo + j - p:hi + j - p].copy_(grad[:, :, lo:hi])
-        return gz, grad.sum((2, 3)), None, None
+        cols, taps = ctx.saved_tensors
+        r, c_out = grad.shape[:2]
+        gy = grad.reshape(r, c_out, -1)
+        g_x = None
+        if ctx.needs_input_grad[0]:
+            g_cols = _gemm(taps[ctx.whole[0][0]].transpose(1, 2), gy) if ctx.whole else torch.zeros_like(cols)
+            for j, lo, hi, at in ctx.spans:
+                if [(j, lo, hi, at)] != ctx.whole:
+                    g_cols[:, :, at:at + hi - lo].baddbmm_(taps[j].transpose(1, 2), gy[:, :, lo:hi])
+            g_x = g_cols.view(ctx.x_shape)
+        g_taps = torch.zeros_like(taps)
+        for j, lo, hi, at in ctx.spans:
+            g_taps[j] = _gemm(gy[:, :, lo:hi], cols[:, :, at:at + hi - lo].transpose(1, 2))
+        return g_x, g_taps.permute(1, 2, 3, 0), gy.sum(2), None
 
 
 class Conv1d(_Weighted):
-    """Conv1d on (B, R, C, L) as ONE gemm per repeat in the feature-major layout, with no im2col copy.
+    """Conv1d on (B, R, C, L) as a few gemms per repeat in the feature-major layout (``_ShiftConv``).
 
-    All k taps are computed at once, z[j] = W[:, :, j] @ x over every position, and output position l adds
-    z[j] at input position l + j - padding (zero padding = skipping the positions that fall outside).  On CPU
-    this is several times faster than a grouped convolution over R*C channels; the forward values equal the
-    twin's (quantised operands lie on fixed-point grids, so every sum is exact in float32).
+    On CPU this is several times faster than a grouped convolution over R*C channels, and 1.7-2.7x faster
+    than one gemm over all taps followed by a tap sum (measured at R = 10, B = 256); the forward values equal
+    the twin's (quantised operands lie on fixed-point grids, so every sum is exact in float32).
     """
 
     def __init__(self, c_in: int, c_out: int, kernel: int, padding: int, repeats: int, q: QuantSpec) -> None:
@@ -296,12 +324,8 @@ class Conv1d(_Weighted):
 
     def forward(self, a: Act) -> Act:
         w, b, scale = self.quantised(a.scale)
-        r, c_out, c_in, k = w.shape
         x = a.x.permute(1, 2, 3, 0)  # (R, C, L, B): contiguous in the feature-major layout
-        length, bsz, p = x.shape[2], x.shape[3], self.padding
-        l_out = length + 2 * p - k + 1
-        z = _gemm(w.permute(0, 3, 1, 2).reshape(r, k * c_out, c_in), x.reshape(r, c_in, length * bsz))
-        y = _TapSum.apply(z.view(r, k, c_out, length, bsz), b, p, l_out)
+        y = _ShiftConv.apply(x, w, b, self.padding)
         return Act(y.permute(3, 0, 1, 2), scale)  # (B, R, out, L_out) view
 
     def twin(self, r: int) -> nn.Module:
