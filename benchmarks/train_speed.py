@@ -4,16 +4,17 @@
     python benchmarks/train_speed.py --quick          # ~2 minutes: 20k rows, fewer timed steps, no study
     python benchmarks/train_speed.py --data DIR_OR_FILE --study-workers 2
 
-Baseline ("the usual way"): the Brevitas model ``BatchedNet(...).twin(0)`` in train mode, a torch ``Dataset``
-whose ``__getitem__`` returns one sample, a shuffling ``DataLoader``, ``torch.optim.Adam`` with the same
-learning rate and batch size, cross-entropy.  Its epoch time is extrapolated from timed steps after a warm-up
-(a full baseline epoch at batch size 16 takes minutes).  jsc-hw: ``jsc_hw.train.fit`` for two whole
-epochs (set-up and per-epoch validation included, which the baseline does not do), with R = 1 and with
-R = 10 repeats trained as one batched model; for R = 10 the figure is per model (epoch time / 10), which is
-what a study of 10 repeats pays.  Every case runs with one thread (``--threads``), as sweep workers do, and is timed
-in CPU
-seconds of this process (``time.process_time``: on an idle core the same as wall time, and much less
-disturbed by other jobs on a shared machine); the study is timed in wall seconds.
+Baselines: the Brevitas model ``BatchedNet(...).twin(0)`` in train mode, ``torch.optim.Adam`` with the same
+learning rate and batch size, cross-entropy, fed (1) "the usual way", by a torch ``Dataset`` whose
+``__getitem__`` returns one sample and a shuffling ``DataLoader``, and (2) "in memory", as a competent user
+writes it: whole tensors, index batches of a random permutation, no DataLoader.  Their epoch times are
+extrapolated from timed steps after a warm-up (a full DataLoader epoch at batch size 16 takes minutes).
+jsc-hw: ``jsc_hw.train.fit`` for two whole epochs (set-up and per-epoch validation included, which the
+baselines do not do), with R = 1 and with R = 10 repeats trained as one batched model; for R = 10 the figure
+is per model (epoch time / 10), which is what a study of 10 repeats pays.  Every case runs with one thread
+(``--threads``), as sweep workers do, and is timed in CPU seconds of this process (``time.process_time``: on
+an idle core the same as wall time, and much less disturbed by other jobs on a shared machine); the two
+studies (8-bit QAT and float) are timed in wall seconds.
 """
 
 from __future__ import annotations
@@ -57,15 +58,14 @@ class RowDataset(Dataset):
         return torch.from_numpy(self.x[i]), int(self.y[i])
 
 
-def baseline_epoch_seconds(arch: str, q: QuantSpec, splits: Splits, bs: int, lr: float, steps: int) -> float:
-    """Seconds per epoch of the DataLoader loop, from ``steps`` timed steps after 10 warm-up steps."""
+def _loop_epoch_seconds(arch: str, q: QuantSpec, batches, n_batches: int, lr: float, steps: int) -> float:
+    """Seconds per epoch of a textbook loop over the Brevitas twin, from ``steps`` timed steps after 10 warm-up."""
     net = BatchedNet(arch, q, [0])
     model = net.twin(0).train()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    loader = DataLoader(RowDataset(splits.train.x, splits.train.y), batch_size=bs, shuffle=True)
-    steps = min(steps, len(loader) - 10)
+    steps = min(steps, n_batches - 10)
     done, start = 0, 0.0
-    for xb, yb in loader:
+    for xb, yb in batches:
         if done == 10:
             start = time.process_time()
         loss = F.cross_entropy(model(xb.view(-1, *net.input_shape)), yb)
@@ -75,7 +75,21 @@ def baseline_epoch_seconds(arch: str, q: QuantSpec, splits: Splits, bs: int, lr:
         done += 1
         if done == 10 + steps:
             break
-    return (time.process_time() - start) / steps * len(loader)
+    return (time.process_time() - start) / steps * n_batches
+
+
+def baseline_epoch_seconds(arch: str, q: QuantSpec, splits: Splits, bs: int, lr: float, steps: int) -> float:
+    """The usual loop: a one-sample-per-item Dataset and a shuffling DataLoader."""
+    loader = DataLoader(RowDataset(splits.train.x, splits.train.y), batch_size=bs, shuffle=True)
+    return _loop_epoch_seconds(arch, q, loader, len(loader), lr, steps)
+
+
+def in_memory_epoch_seconds(arch: str, q: QuantSpec, splits: Splits, bs: int, lr: float, steps: int) -> float:
+    """The loop a competent user writes: whole tensors in memory, index batches of a permutation, no DataLoader."""
+    x, y = torch.from_numpy(splits.train.x), torch.from_numpy(splits.train.y)
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+    batches = ((x[order[i:i + bs]], y[order[i:i + bs]]) for i in range(0, len(y), bs))
+    return _loop_epoch_seconds(arch, q, batches, -(-len(y) // bs), lr, steps)
 
 
 def fast_epoch_seconds(arch: str, q: QuantSpec, splits: Splits, bs: int, lr: float, repeats: int,
@@ -87,14 +101,18 @@ def fast_epoch_seconds(arch: str, q: QuantSpec, splits: Splits, bs: int, lr: flo
     return (time.process_time() - start) / epochs
 
 
-def study_seconds(jets_path: Path, workers: int, out: Path) -> float:
+def study_seconds(jets_path: Path, workers: int, out: Path, overrides: dict | None = None) -> float:
     """Wall time of the full JSC-Tiny hyperparameter study (12 trials x 10 repeats) via ``run_sweep``."""
     from jsc_hw.sweep import run_sweep, with_overrides
 
-    spec = with_overrides(load_sweep(ROOT / "sweeps" / "jsc_tiny_hyperparameters.yaml"), {"data.path": str(jets_path)})
+    spec = with_overrides(load_sweep(ROOT / "sweeps" / "jsc_tiny_hyperparameters.yaml"),
+                          {"data.path": str(jets_path), **(overrides or {})})
     start = time.perf_counter()
     run_sweep(spec, out, workers=workers)
     return time.perf_counter() - start
+
+
+STUDIES: dict[str, dict] = {"8-bit QAT": {}, "float": {"quant.enabled": False}}
 
 
 def load_jets(path: str | None, folder: Path) -> tuple[Jets, Path]:
@@ -130,21 +148,23 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
     r = args.repeats
     print(f"data: {jets.source} ({len(jets)} rows; train {len(splits.train.y)}), torch {torch.__version__}, "
           f"{args.threads} thread(s), lr 1e-3")
-    print(f"| case | batch | baseline s/epoch | jsc-hw R=1 s/epoch | ratio R=1 | jsc-hw R={r} s/epoch "
-          f"(per model) | ratio per model |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(f"| case | batch | DataLoader s/epoch | in-memory s/epoch | jsc-hw R=1 s/epoch | ratio R=1 | "
+          f"jsc-hw R={r} s/epoch (per model) | per model vs DataLoader | per model vs in-memory |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in args.cases:
         arch, q = CASES[name]
         for bs in args.batch_sizes:
             base = baseline_epoch_seconds(arch, q, splits, bs, 1e-3, steps)
+            mem = in_memory_epoch_seconds(arch, q, splits, bs, 1e-3, steps)
             one = fast_epoch_seconds(arch, q, splits, bs, 1e-3, 1)
             many = fast_epoch_seconds(arch, q, splits, bs, 1e-3, r)
-            print(f"| {name} | {bs} | {base:.2f} | {one:.3f} | {base / one:.1f}x | {many:.2f} ({many / r:.3f}) "
-                  f"| {base / (many / r):.1f}x |", flush=True)
+            print(f"| {name} | {bs} | {base:.2f} | {mem:.2f} | {one:.3f} | {base / one:.1f}x | {many:.2f} "
+                  f"({many / r:.3f}) | {base / (many / r):.1f}x | {mem / (many / r):.1f}x |", flush=True)
     if not (args.quick or args.no_study):
-        seconds = study_seconds(clean, args.study_workers, tmp / "run")
-        print(f"\nfull study sweeps/jsc_tiny_hyperparameters.yaml (12 trials x 10 repeats, {len(jets)} jets, "
-              f"{args.study_workers} workers): {seconds:.0f} s wall ({seconds / 60:.1f} min)")
+        for label, overrides in STUDIES.items():
+            seconds = study_seconds(clean, args.study_workers, tmp / label.replace(" ", "_"), overrides)
+            print(f"\nfull study sweeps/jsc_tiny_hyperparameters.yaml, {label} (12 trials x 10 repeats, {len(jets)} "
+                  f"jets, {args.study_workers} workers): {seconds:.0f} s wall ({seconds / 60:.1f} min)", flush=True)
 
 
 if __name__ == "__main__":
