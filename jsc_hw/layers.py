@@ -45,13 +45,17 @@ class Layer(nn.Module):
         raise NotImplementedError
 
 
+MAGIC_ROUNDING_BITS = 20
+
+
 class _FakeQuant(torch.autograd.Function):
     """[ReLU +] fake quantiser to ``[u]fixed<bits, int_bits>``: three kernels forward, one backward.
 
     Forward values equal ``quant.fake_act`` = clamp(round(x / s), lo, hi) * s, computed as
     round_s(clamp(x, lo*s, hi*s)) (clamping to integer multiples of s first changes nothing), where rounding to
     a multiple of the power-of-two s, half to even, is float32's own: (y + M) - M with M = 1.5 * 2**23 * s, exact
-    for |y| < 2**22 s.  The gradient is the straight-through one: passed where ReLU is active and
+    for |y| < 2**22 s (formats of up to ``MAGIC_ROUNDING_BITS`` bits; wider ones scale, round and scale back).
+    The gradient is the straight-through one: passed where ReLU is active and
     ``lo <= round(x / s) <= hi``, i.e. (hi odd, lo even, round half to even) ``(lo - 0.5) s <= x < (hi + 0.5) s``,
     which is ``hardtanh_backward``'s open interval (below, (hi + 0.5) s) with below = the float32 just under
     (lo - 0.5) s (0 for ReLU).
@@ -62,7 +66,10 @@ class _FakeQuant(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             ctx.save_for_backward(x)
             ctx.bounds = q.grad_bounds
-        return torch.clamp(x, *q.clamp_bounds).add_(q.magic).sub_(q.magic)
+        y = torch.clamp(x, *q.clamp_bounds)
+        if q.bits <= MAGIC_ROUNDING_BITS:
+            return y.add_(q.magic).sub_(q.magic)
+        return y.mul_(q.inv_scale).round_().mul_(q.scale_t)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
@@ -89,12 +96,11 @@ class QuantAct(Layer):
         self.bits, self.int_bits, self.signed, self.enabled = bits, int_bits, signed, enabled
         self.scale = quant.act_scale(bits, int_bits)
         self.lo, self.hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2 ** bits - 1)
-        if bits > 20:
-            raise UnsupportedModel(f"{bits}-bit activations: at most 20 bits are supported (float32 fake quantiser)")
         s, low = self.scale, self.lo if signed else 0
         self.clamp_bounds = (low * s, self.hi * s)
         self.grad_bounds = (_below(self.lo - 0.5) * s if signed else 0.0, (self.hi + 0.5) * s)
         self.magic = _const(1.5 * 2.0 ** 23 * s)  #: adding and subtracting it rounds to a multiple of s
+        self.scale_t, self.inv_scale = _const(s), _const(1.0 / s)
 
     def forward(self, a: Act) -> Act:
         if not self.enabled:

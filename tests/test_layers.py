@@ -25,7 +25,8 @@ def _boundaries(lo: int, hi: int) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("bits,int_bits,signed", [(8, 3, True), (8, 3, False), (4, 3, False), (4, 1, True),
-                                                   (2, 1, True), (6, 0, False)])
+                                                   (2, 1, True), (6, 0, False), (20, 8, True), (20, 9, False),
+                                                   (24, 12, True), (24, 4, False)])  # 24: the wide-format path
 def test_fused_activation_quantiser_equals_quant_fake_act(bits, int_bits, signed):
     scale = quant.act_scale(bits, int_bits)
     lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2 ** bits - 1)
