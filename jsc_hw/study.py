@@ -145,7 +145,8 @@ def markdown(rows: list[StudyRow]) -> str:
             if xil is not None:
                 hw = [f"{xil.lut:,}", f"{xil.ff:,}", str(xil.dsp), str(xil.carry), str(xil.latency_max_cycles), "–"]
             elif not rec.figures:
-                hw[0] = "not synthesised (synth_max_params)"
+                hw[0] = ("not synthesised (RTL not bit-exact)" if chk and not chk["bit_exact"] else
+                         "not synthesised (synth_max_params)")
             if pnr is not None:
                 hw[5] = f"{1000 / pnr.clock_ns:.1f}"
         lines.append(f"| {r.group} | {c.trial} ({c.repeat}) | {c.trial_mean:.4f} | {v['acc_pytorch']:.4f} | "

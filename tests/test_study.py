@@ -59,3 +59,25 @@ def test_the_study_command_refuses_bad_options_before_training(synthetic_npz, tm
         assert main(["study", str(path), "--out", str(tmp_path / "o"), *argv]) == 2
         assert said in caplog.records[-1].getMessage()
     assert not (tmp_path / "o").exists()
+
+
+def test_the_table_says_why_a_group_has_no_hardware_figures(tmp_path):
+    """RTL that is not bit-exact is not synthesised, and the table says that, not the size limit."""
+    from jsc_hw.select import Choice
+    from jsc_hw.study import StudyRow, markdown
+
+    model = {"name": "g", "arch": "mlp_64_32_32", "weight_bits": 6, "act_bits": 6, "input_bits": 6, "params": 4389,
+             "bops": 88748, "acc_pytorch": 0.7, "acc_csim": 0.7, "acc_source": "test", "rtl_bit_exact": False,
+             "csim_rows_checked": 10, "csim_rows_bit_exact": 10, "origin": "jsc-hw"}
+    check = {"vectors": 100, "mismatched_values": 30, "mismatched_vectors": 22, "max_abs_lsb": 63,
+             "reference_mismatches": 0, "bit_exact": False, "argmax_agreement": 0.99}
+    csim = {"acc_pytorch": 0.7, "acc_csim": 0.7, "rows_bit_exact": 10, "rows_checked": 10}
+    rows = []
+    for name, chk in (("bad_rtl", check), ("too_big", None)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"schema": 1, "versions": {}, "model": model, "checkpoint": "c.pt",
+                                    "rtl_check": chk, "rtl": None, "figures": []}))
+        rows.append(StudyRow(name, Choice(tmp_path, name, 0, "val_acc", 0.7, 0.7, 2, tmp_path / "c.pt"), csim, path))
+    table = markdown(rows).splitlines()
+    assert "NOT bit-exact (22/100 rows) | not synthesised (RTL not bit-exact)" in table[2]
+    assert "| – | not synthesised (synth_max_params)" in table[3]

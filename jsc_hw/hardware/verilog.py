@@ -100,8 +100,13 @@ class _Body:
         return self.wire(bits, f"{'-' if neg else ''}{expr}", "a")
 
     def requant(self, x: str, lo: int, hi: int, s: int, fmt: FixedFormat) -> str:
-        """x * 2**-s rounded half to even (``up = rem[s-1] & (|rem[s-2:0] | floor[0])``; floor for TRN), clamped."""
+        """x * 2**-s rounded half to even (``up = rem[s-1] & (|rem[s-2:0] | floor[0])``; floor for TRN), clamped.
+
+        An accumulator narrower than the shift (a pruned neuron's constant, a small range) is sign-extended first,
+        so that every bit the rounding reads exists."""
         wa = width(lo, hi)
+        if s + 1 > wa:
+            wa, x = s + 1, self.wire(s + 1, x, "e")
         if s > 0 and fmt.rounding == "TRN":
             wr, r = wa, self.wire(wa, f"{x} >>> {s}", "f")
         elif s > 0:

@@ -13,6 +13,7 @@ from test_verilog import two_layer_net
 
 from jsc_hw.hardware import rtl, verilator
 from jsc_hw.config import QuantSpec
+from jsc_hw.fixed import FixedFormat
 from jsc_hw.hardware.verilog import write_verilog
 
 pytestmark = pytest.mark.requires("verilator")
@@ -25,6 +26,21 @@ def test_every_input_code_of_a_small_net(tmp_path) -> None:
     x = np.stack(np.meshgrid(*[np.arange(-8, 8)] * 4, indexing="ij"), -1).reshape(-1, 4)
     design = write_verilog(net, tmp_path)
     assert np.array_equal(verilator.verilate(design, x), rtl.simulate(net, x))
+
+
+def test_pruned_neurons_narrower_than_the_requantiser_shift(tmp_path) -> None:
+    """A fully pruned neuron (constant 0 or bias only) and one with a single small weight have accumulators of 1-4
+    bits, narrower than the requantiser's shift of 4: every bit its rounding reads must exist (a 6-bit-input MLP
+    pruned to 90 % once gave 63 instead of 0 on such a neuron), on every input code."""
+    w = np.array([[0, 0, 0], [0, 0, 0], [1, 0, 0], [0, -1, 0], [0, 3, 2]])
+    relu6 = FixedFormat(6, False, -3)
+    net = rtl.IntNet(FixedFormat(6, True, -3), 3, (rtl.MatVec(w, np.array([0, 9, 0, 8, -1]), -7), rtl.Requant(relu6)),
+                     -3, relu6)
+    x = np.stack(np.meshgrid(*[np.arange(-32, 32)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    y = verilator.verilate(write_verilog(net, tmp_path), x)
+    assert np.array_equal(y, rtl.simulate(net, x))
+    # 9 / 16 rounds to 1; the largest of row 3, (32 + 8) / 16 = 2.5, to even
+    assert set(y[:, 0]) == {0} and set(y[:, 1]) == {1} and y[:, 3].max() == 2
 
 
 def test_verilator_bit_exact_and_detects_a_wrong_design(tmp_path) -> None:
@@ -88,6 +104,11 @@ def random_net(seed: int):
     with torch.no_grad():
         for p in net.parameters():
             p.mul_(float(rng.uniform(0.5, 4.0)))  # weights of every scale: many power-of-two formats
+        if seed % 2 == 0:  # pruned: most weights zero and a whole neuron of every layer (a constant)
+            for name, p in net.named_parameters():
+                if name.endswith("weight") and p.dim() == 3:
+                    p.mul_(torch.from_numpy(rng.random(p.shape) > 0.6).float())
+                    p[0, 0].zero_()
     for m in net.modules():
         if hasattr(m, "running_var"):
             m.running_mean.normal_(0, 0.5), m.running_var.uniform_(0.3, 3.0)
