@@ -24,6 +24,11 @@ from jsc_hw.errors import ConfigError, MissingError
 FLOAT32_MAX = 3.4028234663852886e38  #: values are used as float32 tensors: larger ones become inf
 MIN_ROWS = 20  #: smallest data.max_rows: a few rows in each of the train, val and test splits
 LR_RANGE = (1e-9, 1.0)  #: learning rates outside it do not train (below: no change in float32; above: diverges)
+#: train.lr_schedule: the learning rate of a step = train.lr * f(fraction of the training's steps done before it)
+LR_SCHEDULES: dict[str, Callable[[float], float]] = {
+    "constant": lambda p: 1.0,
+    "cosine": lambda p: 0.5 * (1.0 + math.cos(math.pi * p)),  #: from lr to ~0 over the training (SGDR without restarts)
+}
 
 @dataclass(frozen=True, kw_only=True)
 class DataSpec:
@@ -69,6 +74,7 @@ class TrainSpec:
     batch_size: int = 256
     lr: float = 1e-3
     seed: int = 0  #: repeat k of a sweep trains with seed + k
+    lr_schedule: str = "constant"  #: a key of LR_SCHEDULES
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -206,6 +212,8 @@ def validate(obj: Any, prefix: str = "") -> None:
             raise ConfigError(f"{prefix}epochs and {prefix}batch_size must be at least 1")
         if not LR_RANGE[0] <= obj.lr <= LR_RANGE[1]:
             raise ConfigError(f"{prefix}lr: an Adam learning rate in {LR_RANGE[0]:g}..{LR_RANGE[1]:g}, got {obj.lr:g}")
+        if obj.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"{prefix}lr_schedule: one of {sorted(LR_SCHEDULES)}, got {obj.lr_schedule!r}")
     elif isinstance(obj, PruneSpec):
         if not 0 <= obj.sparsity < 1:
             raise ConfigError(f"{prefix}sparsity: a fraction of zero weights in [0, 1), got {obj.sparsity:g}")

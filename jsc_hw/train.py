@@ -1,11 +1,11 @@
 """The fast trainer: whole splits as in-memory tensors, index batches, R repeats trained as one batched model.
 
-Adam + cross-entropy.  Each repeat has its own seed, which fixes both its initial weights and its own
-shuffling order, so a repeat's numbers do not depend on which other repeats share its batch.  Recorded per
-epoch: validation accuracy and loss; at the end: the training accuracy of the last step (what the course lab
-reports; at batch sizes 16-64 its last batch can be 8 rows) and the mean training accuracy over the last epoch's
-steps.  The weights kept are the last epoch's.  A trial's ``prune:`` section prunes during training
-(``jsc_hw.prune``); its zero weights are saved as zeros.
+Adam + cross-entropy, at a constant learning rate or one that follows ``train.lr_schedule``.  Each repeat has
+its own seed, which fixes both its initial weights and its own shuffling order, so a repeat's numbers do not
+depend on which other repeats share its batch.  Recorded per epoch: validation accuracy and loss; at the end:
+the training accuracy of the last step (what the course lab reports; at batch sizes 16-64 its last batch can be
+8 rows) and the mean training accuracy over the last epoch's steps.  The weights kept are the last epoch's.  A
+trial's ``prune:`` section prunes during training (``jsc_hw.prune``); its zero weights are saved as zeros.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from jsc_hw.config import TrialConfig, dump_yaml, to_dict, trial_from_yaml
+from jsc_hw.config import LR_SCHEDULES, TrialConfig, dump_yaml, to_dict, trial_from_yaml
 from jsc_hw.data import Scaler, Splits
 from jsc_hw.errors import MissingError, RunFolderError, TrainingError
 from jsc_hw.files import atomic_write
@@ -135,7 +135,9 @@ def fit(cfg: TrialConfig, splits: Splits, seeds: Sequence[int], progress=None) -
     xs, ys = torch.empty((r, x_cols.shape[0], n)), torch.empty((r, n), dtype=torch.int64)
     val_acc, val_loss = [], []
     r_t = torch.tensor(float(r))  # a 0-dim tensor: a Python number is re-wrapped and cast on every step
-    prunes = schedule(cfg.prune, cfg.train.epochs * -(-n // bs))[::-1]  # (step, sparsity), next one last
+    total = cfg.train.epochs * -(-n // bs)
+    prunes = schedule(cfg.prune, total)[::-1]  # (step, sparsity), next one last
+    lr_at = LR_SCHEDULES[cfg.train.lr_schedule]
     step = 0
     net.train()
     for epoch in range(cfg.train.epochs):
@@ -152,6 +154,7 @@ def fit(cfg: TrialConfig, splits: Splits, seeds: Sequence[int], progress=None) -
             loss = F.cross_entropy(logits, yb, reduction="mean") * r_t
             opt.zero_grad()
             loss.backward()
+            opt.lr = cfg.train.lr * lr_at(step / total)
             opt.step()
             step += 1
             if prunes and prunes[-1][0] == step:

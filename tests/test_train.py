@@ -3,13 +3,16 @@ a seeded accuracy floor, the flat Adam, checkpoints."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from conftest import synthetic_jets
 
-from jsc_hw.config import DataSpec, ModelSpec, QuantSpec, TrainSpec, TrialConfig
+from jsc_hw.config import DataSpec, ModelSpec, QuantSpec, TrainSpec, TrialConfig, validate
+from jsc_hw.errors import ConfigError
 from jsc_hw.data import Splits, make_splits
 from jsc_hw.nets import BatchedNet
 from jsc_hw.schema import Jets
@@ -102,6 +105,22 @@ def test_seeded_accuracy_floor(splits):
         assert 0.5 <= res.train_acc_last_step <= 1.0
     again = fit(trial(epochs=5, batch_size=128, lr=1e-2), splits, [1])[1][0]
     assert again.val_acc == results[1].val_acc
+
+
+def test_cosine_schedule_decays_the_learning_rate_to_zero(splits, monkeypatch):
+    """train.lr_schedule: cosine: step k of K runs at lr * (1 + cos(pi k / K)) / 2; constant leaves lr alone."""
+    seen = []
+    step = FlatAdam.step
+    monkeypatch.setattr(FlatAdam, "step", lambda self: (seen.append(self.lr), step(self)))
+    fit(trial(epochs=2, batch_size=300, lr_schedule="cosine"), splits, [0])  # 2 x 7 steps
+    assert len(seen) == 14 and seen[0] == 1e-2 and seen[7] == pytest.approx(5e-3)
+    assert seen[-1] == pytest.approx(1e-2 * (1 + math.cos(math.pi * 13 / 14)) / 2) and seen[-1] < 2e-4
+    assert all(a > b for a, b in zip(seen, seen[1:]))
+    seen.clear()
+    fit(trial(epochs=1, batch_size=300), splits, [0])
+    assert seen == [1e-2] * 7
+    with pytest.raises(ConfigError, match="lr_schedule: one of"):
+        validate(TrainSpec(lr_schedule="linear"))
 
 
 def test_flat_adam_is_torch_adam_bit_for_bit():
