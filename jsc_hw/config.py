@@ -45,6 +45,9 @@ class DataSpec:
 class ModelSpec:
     arch: str = "jsc_tiny"  #: a key of jsc_hw.nets.ARCHITECTURES
     hidden: tuple[int, ...] = ()  #: hidden-layer widths of a parametrised arch ("mlp"); () = its default
+    #: arch "mlp": inputs per neuron of every Linear, drawn at random per neuron and repeat (LogicNets-style sparse
+    #: layers whose neurons become truth tables, ``jsc-hw synth --rtl lut``); 0 = dense
+    fan_in: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -207,6 +210,9 @@ def validate(obj: Any, prefix: str = "") -> None:
     elif isinstance(obj, ModelSpec):
         if not all(w >= 1 for w in obj.hidden):
             raise ConfigError(f"{prefix}hidden: widths must be at least 1, got {list(obj.hidden)}")
+        if obj.fan_in < 0:
+            raise ConfigError(f"{prefix}fan_in: inputs per neuron, at least 1 (or 0 for dense layers), "
+                              f"got {obj.fan_in}")
     elif isinstance(obj, TrainSpec):
         if obj.epochs < 1 or obj.batch_size < 1:
             raise ConfigError(f"{prefix}epochs and {prefix}batch_size must be at least 1")

@@ -253,8 +253,27 @@ class _Weighted(Layer):
 
 
 class Linear(_Weighted):
-    def __init__(self, n_in: int, n_out: int, repeats: int, q: QuantSpec) -> None:
+    """``sparse_fan_in`` > 0: each neuron of each repeat sees that many inputs, drawn at random (after the weights,
+    from the repeat's generator); the others are masked like pruned weights, so they stay exact zeros."""
+
+    def __init__(self, n_in: int, n_out: int, repeats: int, q: QuantSpec, sparse_fan_in: int = 0) -> None:
         super().__init__((n_out, n_in), repeats, q)
+        self.sparse_fan_in = sparse_fan_in if 0 < sparse_fan_in < n_in else 0
+
+    def reset(self, gens: list[torch.Generator]) -> None:
+        if not self.sparse_fan_in:
+            return super().reset(gens)
+        n_out, n_in = self.weight.shape[1:]
+        bound = 1.0 / math.sqrt(self.sparse_fan_in)  # torch's default init for the inputs a neuron has
+        mask = torch.zeros_like(self.weight)
+        with torch.no_grad():
+            for r, g in enumerate(gens):
+                self.weight[r].uniform_(-bound, bound, generator=g)
+                self.bias[r].uniform_(-bound, bound, generator=g)
+                for j in range(n_out):
+                    mask[r, j, torch.randperm(n_in, generator=g)[:self.sparse_fan_in]] = 1.0
+            self.weight.mul_(mask)
+        self.mask = mask
 
     def forward(self, a: Act) -> Act:
         w, b, scale = self.quantised(a.scale)

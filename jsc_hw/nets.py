@@ -30,9 +30,9 @@ Builder = Callable[[ModelSpec, QuantSpec, int], Arch]
 
 
 def _fixed(m: ModelSpec) -> None:
-    """A fixed architecture has no widths to set."""
-    if m.hidden:
-        raise ConfigError(f"model.hidden applies to arch 'mlp' only; remove it for {m.arch!r}")
+    """A fixed architecture has no widths or fan-in to set."""
+    if m.hidden or m.fan_in:
+        raise ConfigError(f"model.hidden and model.fan_in apply to arch 'mlp' only; remove them for {m.arch!r}")
 
 
 def jsc_tiny(m: ModelSpec, q: QuantSpec, repeats: int) -> Arch:
@@ -66,8 +66,9 @@ def mlp_64_32_32(m: ModelSpec, q: QuantSpec, repeats: int) -> Arch:
 
 
 def mlp(m: ModelSpec, q: QuantSpec, repeats: int) -> Arch:
-    """16 -> hidden... -> 5 ReLU MLP with widths ``model.hidden`` (default 32, 16) and optional per-layer bit widths
-    (``quant.weight_bits_per_layer``: one per Linear; ``quant.act_bits_per_layer``: one per hidden ReLU)."""
+    """16 -> hidden... -> 5 ReLU MLP with widths ``model.hidden`` (default 32, 16), optional per-layer bit widths
+    (``quant.weight_bits_per_layer``: one per Linear; ``quant.act_bits_per_layer``: one per hidden ReLU) and
+    optional sparse neurons (``model.fan_in`` inputs each, the LUT-native layers of the LogicNets family)."""
     hidden = tuple(m.hidden) or (32, 16)
     widths = (N_FEATURES, *hidden, N_CLASSES)
     w_bits = q.weight_bits_per_layer or (q.weight_bits,) * (len(widths) - 1)
@@ -77,7 +78,7 @@ def mlp(m: ModelSpec, q: QuantSpec, repeats: int) -> Arch:
                          f"{len(hidden)} quant.act_bits_per_layer, got {list(w_bits)} and {list(a_bits)}")
     layers: list[Layer] = [input_quant(q)]
     for i, (n_in, n_out) in enumerate(zip(widths, widths[1:])):
-        layers.append(Linear(n_in, n_out, repeats, replace(q, weight_bits=w_bits[i])))
+        layers.append(Linear(n_in, n_out, repeats, replace(q, weight_bits=w_bits[i]), m.fan_in))
         if i < len(hidden):
             layers.append(relu(replace(q, act_bits=a_bits[i])))
     return Arch(layers, (N_FEATURES,))

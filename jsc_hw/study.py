@@ -43,6 +43,7 @@ class StudyOptions:
     dsp: bool = False
     ecp5: bool = False  #: also place and route on a Lattice ECP5 (nextpnr): Fmax
     synth_max_params: int | None = None  #: larger groups: RTL written and checked, not synthesised (Yosys hours)
+    rtl_flow: str = "jsc-hw"  #: who writes the Verilog (``jsc_hw.hardware.synth.RTL_FLOWS``): jsc-hw, lut, alkaid
 
 
 @dataclass(frozen=True)
@@ -96,11 +97,12 @@ def synth_group(run_dir: Path, group: str, csim: dict, opt: StudyOptions) -> Pat
                   csim["rows_checked"])
         return None
     record = out / "synth.json"
-    if _fresh(record, ckpt):
+    mult = {"jsc-hw": "dsp" if opt.dsp else "csd"}.get(opt.rtl_flow, opt.rtl_flow)  # what the flow's Design says
+    if _fresh(record, ckpt, same=record.is_file() and json.loads(record.read_text())["rtl"]["mult"] == mult):
         return record
     synthesise = opt.synth_max_params is None or (csim.get("params") or 0) <= opt.synth_max_params
     return synth_checkpoint(ckpt, out, opt.family, opt.dsp, opt.ecp5 and synthesise, opt.vectors,
-                            synthesise=synthesise, name=group)
+                            synthesise=synthesise, name=group, rtl_flow=opt.rtl_flow)
 
 
 def run_study(spec: SweepSpec, out_dir: str | Path, opt: StudyOptions = StudyOptions(), workers: int | None = None,

@@ -61,6 +61,7 @@ def test_grid_expands_and_ties_keys():
      "act_int_bits: 4 .* 1..3 for 2 bits"),
     ({"base": {"data": {"max_rows": 0}}}, "base.data.max_rows: at least 20 rows"),
     ({"base": {"data": {"drop_invalid": "yes"}}}, "base.data.drop_invalid: expected bool"),
+    ({"base": {"model": {"arch": "mlp", "fan_in": -1}}}, r"base.model.fan_in: inputs per neuron, at least 1 \(or 0"),
 ])
 def test_bad_specs_are_rejected_naming_the_key(raw, message):
     with pytest.raises(ValueError, match=message):

@@ -43,5 +43,44 @@ def test_hidden_widths_shape_the_mlp_and_are_refused_elsewhere():
     assert sum(p.numel() for p in net.parameters()) == (16 * 8 + 8) + (8 * 4 + 4) + (4 * 5 + 5)
     n = sum(p.numel() for p in BatchedNet("mlp", QuantSpec(), [0]).parameters())
     assert n == 16 * 32 + 32 + 32 * 16 + 16 + 16 * 5 + 5
-    with pytest.raises(ValueError, match="model.hidden applies to arch 'mlp' only; remove it for 'jsc_tiny'"):
+    with pytest.raises(ValueError, match="model.hidden and model.fan_in apply to arch 'mlp' only; remove them for "
+                                         "'jsc_tiny'"):
         BatchedNet(ModelSpec(arch="jsc_tiny", hidden=(8,)), QuantSpec(), seeds=[0])
+    with pytest.raises(ValueError, match="apply to arch 'mlp' only"):
+        BatchedNet(ModelSpec(arch="jsc_tiny", fan_in=3), QuantSpec(), seeds=[0])
+
+
+def test_sparse_neurons_have_their_fan_in_per_repeat_and_a_repeat_does_not_depend_on_its_batch_mates():
+    model = ModelSpec(arch="mlp", hidden=(12, 6), fan_in=3)
+    net = BatchedNet(model, QuantSpec(), seeds=[0, 1, 2])
+    linears = [m for m in net.layers if hasattr(m, "sparse_fan_in")]
+    assert [m.sparse_fan_in for m in linears] == [3, 3, 3]
+    for m in linears:
+        assert torch.equal((m.weight != 0).sum(-1), torch.full(m.weight.shape[:2], 3))  # exactly 3 inputs each
+        assert torch.equal(m.mask, (m.weight != 0).float())
+        assert not torch.equal(m.mask[0], m.mask[1])  # each repeat draws its own connections
+    alone = BatchedNet(model, QuantSpec(), seeds=[1])
+    assert all(torch.equal(a.weight[0], b.weight[1]) and torch.equal(a.bias[0], b.bias[1])
+               for a, b in zip([m for m in alone.layers if hasattr(m, "mask")], linears))
+    # fan_in >= the layer's inputs is a dense layer; dense draws are unchanged by the option
+    dense, wide = BatchedNet("mlp", QuantSpec(), [0]), BatchedNet(ModelSpec(arch="mlp", fan_in=64), QuantSpec(), [0])
+    assert all(torch.equal(a, b) for a, b in zip(dense.parameters(), wide.parameters()))
+
+
+def test_a_sparse_mlp_trains_keeping_its_fan_in_and_its_checkpoint_keeps_the_zeros(tmp_path):
+    from jsc_hw.config import DataSpec, TrainSpec, TrialConfig
+    from jsc_hw.data import load_splits
+    from jsc_hw.train import fit, load_checkpoint, save_checkpoint
+
+    cfg = TrialConfig(data=DataSpec(max_rows=6000), model=ModelSpec(arch="mlp", hidden=(32, 16), fan_in=4),
+                      quant=QuantSpec(weight_bits=6, act_bits=3, act_int_bits=2, input_bits=3, input_int_bits=2),
+                      train=TrainSpec(epochs=6, batch_size=128, lr=1e-2))
+    splits = load_splits(cfg.data)
+    net, results = fit(cfg, splits, [0, 1])
+    assert all(res.val_acc[-1] > 0.55 for res in results), results  # it learns (0.2 by chance; 0.66 and 0.61 here)
+    for m in [m for m in net.layers if hasattr(m, "sparse_fan_in")]:
+        assert torch.all((m.weight != 0).sum(-1) <= 4) and torch.all(m.weight[m.mask == 0] == 0)
+        assert (m.weight != 0).sum() > 0.9 * m.mask.sum()  # the kept connections did train away from 0
+    loaded = load_checkpoint(save_checkpoint(tmp_path / "c.pt", cfg, net, 1, splits.scaler, {})).net
+    x = torch.from_numpy(splits.test.x[:500])
+    assert torch.equal(loaded.twin()(x), net.eval().twin(1)(x))

@@ -21,6 +21,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--family", default="xc7", help="Yosys synth_xilinx family (default xc7)")
     p.add_argument("--dsp", action="store_true", help="let Yosys infer DSP blocks (default: LUT logic only)")
     p.add_argument("--ecp5", action="store_true", help="also place and route on a Lattice ECP5 (nextpnr): Fmax")
+    p.add_argument("--rtl", default="jsc-hw", metavar="FLOW",
+                   help="who writes the Verilog: jsc-hw (shift-and-add; default), lut (neurons of at most 12 input "
+                        "bits as truth tables, for sparse low-bit nets: model.fan_in) or alkaid (adder graphs)")
     p.add_argument("--synth-max-params", type=int, metavar="N",
                    help="groups with more parameters get Verilog and the Verilator check but no synthesis")
 
@@ -31,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from jsc_hw.select import METRICS
     from jsc_hw.study import DEFAULT_GROUP_BY, StudyOptions, run_study
     from jsc_hw.sweep import with_overrides
-    from jsc_hw.hardware.synth import check_family
+    from jsc_hw.hardware import alkaid_rtl
+    from jsc_hw.hardware.synth import check_family, check_rtl_flow
 
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers: at least 1, got {args.workers}")
@@ -40,9 +44,12 @@ def run(args: argparse.Namespace) -> int:
     if args.rows is not None and args.rows < 1 or args.vectors < 0:
         raise ConfigError(f"--rows {args.rows} / --vectors {args.vectors}: rows >= 1, vectors >= 0")
     check_family(args.family)
+    check_rtl_flow(args.rtl)
+    if args.rtl == "alkaid":
+        alkaid_rtl.require()
     spec = with_overrides(load_sweep(args.spec), parse_sets(args.sets), args.repeats)
     opt = StudyOptions(args.metric, tuple(args.group_by or DEFAULT_GROUP_BY), args.rows, args.vectors, args.family,
-                       args.dsp, args.ecp5, args.synth_max_params)
+                       args.dsp, args.ecp5, args.synth_max_params, args.rtl)
     out = args.out or Path("runs") / spec.name
     run_study(spec, out, opt, args.workers, args.executor, args.address)
     print((out / "study.md").read_text())

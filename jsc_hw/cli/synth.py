@@ -41,8 +41,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                       "shift-and-add in LUTs and carry chains)")
     p.add_argument("--rtl", default="jsc-hw", metavar="FLOW",
                    help="open-source flow: who writes the Verilog, jsc-hw (one shift-and-add tree per weight; "
-                        "default) or alkaid (a layer's constant multiplications shared as adder graphs; pip install "
-                        "'jsc-hw[alkaid]'); the same Verilator check and Yosys run follow")
+                        "default), lut (jsc-hw's, with each neuron of at most 12 input bits as its truth table: "
+                        "sparse low-bit nets, model.fan_in) or alkaid (a layer's constant multiplications shared as "
+                        "adder graphs; pip install 'jsc-hw[alkaid]'); the same Verilator check and Yosys run follow")
     p.add_argument("--ecp5", action="store_true", help="also place and route on a Lattice ECP5 (nextpnr) for Fmax")
     p.add_argument("--vsynth", action="store_true", help="vendor flow: also run Vivado logic synthesis")
     p.add_argument("--check-only", action="store_true", help="open-source flow: Verilog + Verilator check, no Yosys")

@@ -90,11 +90,13 @@ def _layer_costs(model: ModelSpec, q: QuantSpec) -> tuple[tuple[LayerCost, ...],
         state["act_bits"] = module.bits if q.enabled else FLOAT_BITS
 
     def on_weighted(module: Linear | Conv1d, inp: tuple[Act], res: Act) -> None:
-        fan_in = math.prod(module.weight.shape[2:])
+        sparse = getattr(module, "sparse_fan_in", 0)  # a sparse Linear's neurons have that many weights
+        fan_in = sparse or math.prod(module.weight.shape[2:])
         outputs = math.prod(res.x.shape[2:])
         w_bits = _bits(module.q)[0]  # per layer: arch "mlp" may give each Linear its own width
+        weights = module.weight.shape[1] * sparse if sparse else module.weight[0].numel()
         out.append(LayerCost(names[module], type(module).__name__, fan_in, outputs, state["act_bits"], w_bits,
-                             module.weight[0].numel(), module.bias[0].numel()))
+                             weights, module.bias[0].numel()))
 
     hooks = [m.register_forward_hook(on_act) for m in net.modules() if isinstance(m, QuantAct)]
     hooks += [m.register_forward_hook(on_weighted) for m in net.modules() if isinstance(m, (Linear, Conv1d))]
@@ -102,7 +104,8 @@ def _layer_costs(model: ModelSpec, q: QuantSpec) -> tuple[tuple[LayerCost, ...],
         net(torch.zeros(1, 1, *net.input_shape))
     for h in hooks:
         h.remove()
-    params = sum(p[0].numel() for p in net.parameters())
+    masked = sum(int((m.mask[0] == 0).sum()) for m in net.modules() if isinstance(m, Linear) and m.mask is not None)
+    params = sum(p[0].numel() for p in net.parameters()) - masked  # a sparse Linear's absent weights are not learned
     return tuple(out), params
 
 

@@ -211,15 +211,23 @@ def _jsc_hw_rtl(net: rtl.IntNet, folder: Path, dsp: bool) -> Design:
     return verilog.write_verilog(net, folder, mult="dsp" if dsp else "csd")
 
 
+def _lut_rtl(net: rtl.IntNet, folder: Path, dsp: bool) -> Design:
+    if dsp:
+        raise ConfigError("--rtl lut writes neurons as truth tables in LUTs; drop --dsp (or use --rtl jsc-hw)")
+    return verilog.write_verilog(net, folder, mult="lut")
+
+
 def _alkaid_rtl(net: rtl.IntNet, folder: Path, dsp: bool) -> Design:
     if dsp:
         raise ConfigError("--rtl alkaid writes adder graphs in LUTs; drop --dsp (or use --rtl jsc-hw)")
     return alkaid_rtl.write_verilog(net, folder)
 
 
-#: who writes the Verilog of an integer network: jsc-hw (one shift-and-add tree per weight, or ``*`` for DSPs) or
-#: alkaid (a layer's constant multiplications shared as one adder graph); the same check and Yosys run follow
-RTL_FLOWS: dict[str, Callable[[rtl.IntNet, Path, bool], Design]] = {"jsc-hw": _jsc_hw_rtl, "alkaid": _alkaid_rtl}
+#: who writes the Verilog of an integer network: jsc-hw (one shift-and-add tree per weight, or ``*`` for DSPs),
+#: lut (jsc-hw's, with every neuron of at most ``verilog.LUT_INPUT_BITS`` input bits as its truth table) or alkaid
+#: (a layer's constant multiplications shared as one adder graph); the same check and Yosys run follow
+RTL_FLOWS: dict[str, Callable[[rtl.IntNet, Path, bool], Design]] = {"jsc-hw": _jsc_hw_rtl, "lut": _lut_rtl,
+                                                                     "alkaid": _alkaid_rtl}
 
 
 def check_rtl_flow(flow: str) -> None:

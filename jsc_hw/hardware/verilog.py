@@ -3,9 +3,12 @@
 Like hls4ml ``io_parallel`` with ReuseFactor 1: every weight is a constant, every output is computed every clock
 (II = 1). Each output of a ``MatVec`` (with its requantiser, when one follows) is its own module: a constant
 multiplication is shift-and-add on canonical signed digits (``mult="csd"``) or ``*`` for DSP inference
-(``mult="dsp"``), summed in a balanced tree of two-input adders. Neurons with the same weights, bias and input
-ranges share one module -- the positions of a Conv1d unrolled over its length do -- so Yosys synthesises each
-distinct neuron once and its cell counts are exact totals of the instantiated hierarchy.
+(``mult="dsp"``), summed in a balanced tree of two-input adders; or, with ``mult="lut"``, a neuron whose inputs
+take at most ``LUT_INPUT_BITS`` bits is the truth table of its output (requantiser included) over every input
+word, computed with the integer network's own arithmetic, as LUT-native networks (LogicNets) are built.
+Neurons with the same weights, bias and input ranges share one module -- the positions of a Conv1d unrolled over
+its length do -- so Yosys synthesises each distinct neuron once and its cell counts are exact totals of the
+instantiated hierarchy.
 
 The top module holds the registers: one at the input, after every requantiser or table, and at the output; the
 skip path of a residual block is delayed to stay aligned with the pipelined body.
@@ -22,9 +25,11 @@ import numpy as np
 from jsc_hw.errors import ConfigError
 from jsc_hw.files import atomic_write
 from jsc_hw.fixed import FixedFormat
-from jsc_hw.hardware.rtl import AddSkip, IntNet, MatVec, Push, Requant, Table, Threshold, matvec_range
+from jsc_hw.hardware.rtl import AddSkip, IntNet, MatVec, Push, Requant, Table, Threshold, matvec_range, requantise
 
-MULTS = ("csd", "dsp")
+MULTS = ("csd", "dsp", "lut")
+#: ``mult="lut"``: a neuron whose inputs take at most this many bits on its port is written as its truth table
+LUT_INPUT_BITS = 12
 
 
 def width(lo: int, hi: int) -> int:
@@ -62,7 +67,7 @@ class Design:
     out_bits: int
     out_signed: bool
     latency_cycles: int  #: clock edges from x captured at the input register to y at the output register
-    mult: str  #: "csd" (shift-and-add) or "dsp" (``*``, mapped to DSP blocks where the tool can)
+    mult: str  #: "csd" (shift-and-add), "dsp" (``*``, mapped to DSP blocks where the tool can) or "lut" (tables)
     modules: int  #: distinct neuron/table modules below the top
     instances: int  #: their instances
 
@@ -167,6 +172,25 @@ def _neuron(w: np.ndarray, b: int, ranges: list[tuple[int, int]], mult: str
     return body, body.adder_tree(terms or [(False, f"{bits}'sd0")], bits), bits, rng
 
 
+def _table_neuron(w: np.ndarray, b: int, ranges: list[tuple[int, int]], req: tuple[int, FixedFormat] | None
+                  ) -> tuple[_Body, str, int, tuple[int, int]]:
+    """Body of a neuron as its truth table: output (requantised when ``req``) for every word on its port ``x``."""
+    words = np.arange(2 ** sum(_port_bits(r) for r in ranges), dtype=np.int64)
+    acc, at = np.full(len(words), b, dtype=np.int64), 0
+    for wi, r in zip(w, ranges):
+        p = _port_bits(r)
+        field = (words >> at) & ((1 << p) - 1)
+        acc += int(wi) * (field if r[0] >= 0 else field - (((field >> (p - 1)) & 1) << p))  # sign-extend
+        at += p
+    out = acc if req is None else requantise(acc, req[0], req[1])
+    rng = (int(out.min()), int(out.max()))
+    bits = width(*rng)
+    packed = sum((int(v) & ((1 << bits) - 1)) << (k * bits) for k, v in enumerate(out))
+    body = _Body()
+    body.lines.append(f"  wire [{len(out) * bits - 1}:0] tab = {len(out) * bits}'h{packed:x};")
+    return body, body.wire(bits, f"tab[x * {bits} +: {bits}]", "t"), bits, rng
+
+
 class _Top:
     """The top module's lines plus the distinct sub-modules it instantiates (deduplicated by their text)."""
 
@@ -194,11 +218,17 @@ class _Top:
         for j in range(st.w.shape[0]):
             used = np.flatnonzero(st.w[j])
             ranges = [rng[i] for i in used]
-            body, res, bits, (lo, hi) = _neuron(st.w[j, used], int(st.b[j]), ranges, self.mult)
+            in_bits = sum(_port_bits(r) for r in ranges)
+            if self.mult == "lut" and 0 < in_bits <= LUT_INPUT_BITS:
+                body, res, bits, (lo, hi) = _table_neuron(st.w[j, used], int(st.b[j]), ranges, req)
+                out.append(self.instance(body, res, bits, in_bits, [_slice(v[i], rng[i]) for i in used], False))
+                out_rng.append((lo, hi))
+                continue
+            body, res, bits, (lo, hi) = _neuron(st.w[j, used], int(st.b[j]), ranges,
+                                                "csd" if self.mult == "lut" else self.mult)
             if req is not None:
                 shift, fmt = req
                 res, bits, lo, hi = body.requant(res, lo, hi, shift, fmt), width(fmt.lo, fmt.hi), fmt.lo, fmt.hi
-            in_bits = sum(_port_bits(r) for r in ranges)
             out.append(self.instance(body, res, bits, in_bits, [_slice(v[i], rng[i]) for i in used], False))
             out_rng.append((lo, hi))
         return out, out_rng

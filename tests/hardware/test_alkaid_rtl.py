@@ -60,7 +60,7 @@ def test_jsc_tiny_tables_are_exact_and_a_wrong_network_is_caught(tmp_path) -> No
 def test_the_flow_is_chosen_from_a_table_and_bad_choices_are_one_line() -> None:
     from jsc_hw.hardware import synth
 
-    assert sorted(synth.RTL_FLOWS) == ["alkaid", "jsc-hw"]
+    assert sorted(synth.RTL_FLOWS) == ["alkaid", "jsc-hw", "lut"]
     with pytest.raises(ConfigError, match="--rtl 'vivado'"):
         synth.check_rtl_flow("vivado")
     with pytest.raises(ConfigError, match="drop --dsp"):

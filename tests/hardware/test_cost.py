@@ -77,3 +77,19 @@ def test_the_cost_of_an_exported_graph_is_the_cost_of_its_config(arch, q, tmp_pa
         want.bops, want.macs, want.params, want.weight_bits_total, want.bias_bits_total)
     assert (bits.weight_bits, bits.act_bits, bits.input_bits) == (c.quant.weight_bits, c.quant.act_bits,
                                                                     c.quant.input_bits)
+
+
+def test_a_sparse_mlp_costs_its_fan_in_by_hand() -> None:
+    """model.fan_in 3: every neuron sums 3 inputs, so MACs, BOPs, weight bits and learned parameters count 3 per
+    neuron; the dense twin of the same widths counts every input."""
+    q = QuantSpec(weight_bits=6, act_bits=2, act_int_bits=1, input_bits=2, input_int_bits=2)
+    dense = TrialConfig(model=ModelSpec(arch="mlp", hidden=(24, 12)), quant=q)
+    sparse = TrialConfig(model=ModelSpec(arch="mlp", hidden=(24, 12), fan_in=3), quant=q)
+    layers = cost.layer_costs(sparse)
+    assert [(c.fan_in, c.outputs, c.weights, c.act_bits) for c in layers] == [(3, 24, 72, 2), (3, 12, 36, 2),
+                                                                             (3, 5, 15, 2)]
+    c, d = cost.estimate(sparse), cost.estimate(dense)
+    growth = 2  # ceil(log2 3)
+    assert c.macs == 123 and c.bops == 123 * (2 * 6 + 2 + 6 + growth) == 2706
+    assert c.weight_bits_total == 6 * 123 and c.bias_bits_total == d.bias_bits_total
+    assert d.params - c.params == (16 * 24 + 24 * 12 + 12 * 5) - 123

@@ -241,3 +241,25 @@ def test_synth_of_a_model_folder_reports_its_c_simulated_test_accuracy(tmp_path:
     model = json.loads((tmp_path / "s" / "synth.json").read_text())["model"]
     assert model["name"] == "tiny4_weights" and model["acc_csim"] == ver["acc_csim"]
     assert model["acc_source"].startswith("test split") and model["csim_rows_checked"] == 200
+
+
+@pytest.mark.requires("yosys")
+def test_truth_tables_cost_fewer_luts_than_adder_trees_for_a_sparse_low_bit_net(tmp_path: Path) -> None:
+    """The point of ``mult="lut"``: a fan-in-3, 2-bit MLP's neurons are 6-input functions, one LUT6 per output bit,
+    where shift-and-add spends adders and carries on every weight; the same integer network either way."""
+    from conftest import net_with_bn_stats
+
+    from jsc_hw.config import ModelSpec, QuantSpec
+
+    q = QuantSpec(weight_bits=6, act_bits=2, act_int_bits=1, input_bits=2, input_int_bits=2)
+    net = net_with_bn_stats(ModelSpec(arch="mlp", hidden=(24, 12), fan_in=3), q)
+    ints = rtl.lower(net.twin(0), net.input_shape)
+    lut = synth.yosys_xilinx(write_verilog(ints, tmp_path / "lut", mult="lut"), tmp_path / "ys_lut", dsp=False,
+                             timeout=600)
+    csd = synth.yosys_xilinx(write_verilog(ints, tmp_path / "csd", mult="csd"), tmp_path / "ys_csd", dsp=False,
+                             timeout=600)
+    assert lut.carry == 0 and lut.lut < 0.2 * csd.lut, (lut.lut, csd.lut)  # 56 and 719 when written
+    assert lut.lut <= 2 * (24 + 12) + 5 * 8  # hidden outputs: 2 bits of 6 inputs each; raw outputs a few bits
+    # a table's output register is as wide as the values it holds, not as its adder tree's worst-case bound
+    # (Yosys drops the registers of constant bits, so neither is the plain sum of the port widths)
+    assert 0 < lut.ff <= csd.ff, (lut.ff, csd.ff)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+import re
 
 import numpy as np
 import torch
@@ -12,7 +13,7 @@ from conftest import Q4, inputs, net_with_bn_stats
 from test_verilog import two_layer_net
 
 from jsc_hw.hardware import rtl, verilator
-from jsc_hw.config import QuantSpec
+from jsc_hw.config import ModelSpec, QuantSpec
 from jsc_hw.fixed import FixedFormat
 from jsc_hw.hardware.verilog import write_verilog
 
@@ -125,3 +126,34 @@ def test_random_integer_networks_are_bit_exact_in_verilator(tmp_path, seed: int)
     ints = rtl.lower(twin, net.input_shape)
     res = verilator.check(twin, net.input_shape, x, write_verilog(ints, tmp_path), ints)
     assert res.bit_exact and res.reference_mismatches == 0 and res.vectors == 400, (what, res)
+
+
+def test_truth_table_neurons_on_every_input_code(tmp_path) -> None:
+    """``mult="lut"``: neurons of at most 12 port bits are truth tables (with the requantiser folded in, or raw
+    outputs), a wider one keeps its adder tree; on all 65,536 inputs the Verilog equals the integer model, and a
+    table built from a bias one LSB off is caught."""
+    net = two_layer_net()  # layer 1 rows 0 and 2: 3 inputs x 4 bits = 12; row 1: 16 bits; layer 2: 3 x 4 bits
+    x = np.stack(np.meshgrid(*[np.arange(-8, 8)] * 4, indexing="ij"), -1).reshape(-1, 4)
+    design = write_verilog(net, tmp_path / "lut", mult="lut")
+    text = (tmp_path / "lut" / "jsc_net.v").read_text()
+    tables = re.findall(r"tab\[x \* (\d+) \+: \d+\]", text)
+    assert len(tables) == 3  # rows 0/2 share one module; row 1 is shift-and-add; the 2 outputs are tables
+    assert np.array_equal(verilator.verilate(design, x), rtl.simulate(net, x))
+    mv = net.stages[2]
+    wrong = replace(net, stages=(*net.stages[:2], replace(mv, b=mv.b + np.array([0, 1]))))
+    y = verilator.verilate(write_verilog(wrong, tmp_path / "bad", mult="lut"), x)
+    assert not np.array_equal(y, rtl.simulate(net, x)) and np.abs(y - rtl.simulate(net, x)).max() == 1
+
+
+def test_a_sparse_low_bit_mlp_as_truth_tables_is_bit_exact(tmp_path) -> None:
+    """A LogicNets-like MLP (fan-in 3, 2-bit inputs and activations, BatchNorm far from identity): every neuron is a
+    table of at most 6 input bits, and the RTL equals PyTorch on every row."""
+    q = QuantSpec(weight_bits=6, act_bits=2, act_int_bits=1, input_bits=2, input_int_bits=2)
+    net = net_with_bn_stats(ModelSpec(arch="mlp", hidden=(24, 12), fan_in=3), q)
+    twin, x = net.twin(0), inputs(2000)
+    ints = rtl.lower(twin, net.input_shape)
+    design = write_verilog(ints, tmp_path, mult="lut")
+    text = (tmp_path / "jsc_net.v").read_text()
+    assert "<<<" not in text and text.count("tab[x * ") == design.modules and design.instances == 24 + 12 + 5
+    res = verilator.check(twin, net.input_shape, x, design, ints)
+    assert res.bit_exact and res.reference_mismatches == 0 and res.vectors == 2000, res

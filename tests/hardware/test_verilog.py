@@ -56,4 +56,4 @@ def test_conv_positions_share_modules_and_pipeline_depths(tmp_path) -> None:
 
 def test_bad_mult_is_refused(tmp_path) -> None:
     with pytest.raises(ValueError, match="mult must be one of"):
-        write_verilog(two_layer_net(), tmp_path, mult="lut")
+        write_verilog(two_layer_net(), tmp_path, mult="lookup")
