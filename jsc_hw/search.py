@@ -99,8 +99,10 @@ def _synth_luts(run_dir: Path, record: Record) -> float:
 
     out = synth_dir(run_dir, record.trial, record.repeat)
     path = out / "synth.json"
+    flow = "lut" if record.config.model.fan_in else "jsc-hw"  # LUT-native neurons as truth tables
     if not path.exists() or not read_synth(path).verdict.checked:  # a figure cached before the check gated it
-        synth.synth_checkpoint(run_dir / record.checkpoint, out, vectors=LUT_CHECK_VECTORS, timeout=1800)
+        synth.synth_checkpoint(run_dir / record.checkpoint, out, vectors=LUT_CHECK_VECTORS, timeout=1800,
+                               rtl_flow=flow)
     rec = read_synth(path)
     if not rec.verdict.bit_exact:
         raise NotBitExact(f"{record.name}: its RTL is {rec.verdict.label} against PyTorch (see {path}); the LUT "
@@ -117,7 +119,7 @@ COSTS: dict[str, Callable[[Path, Record], float]] = {
     "macs": lambda run_dir, rec: float(rec.cost["macs"]),
     "params": lambda run_dir, rec: float(rec.cost["params"]),
     "weight_bits_total": lambda run_dir, rec: float(rec.cost["weight_bits_total"]),
-    "lut": _synth_luts,  #: ~30 s per trial (Verilator check + Yosys)
+    "lut": _synth_luts,  #: ~30 s per trial (Verilator check + Yosys); model.fan_in > 0: the truth-table flow
 }
 
 

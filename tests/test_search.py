@@ -119,6 +119,21 @@ def test_lut_cost_comes_from_open_source_synthesis(synthetic_npz, tmp_path):
     assert "| lut |" in (run_dir / "front.md").read_text().splitlines()[0]
 
 
+@pytest.mark.requires("verilator", "yosys")
+def test_a_searched_fan_in_is_costed_by_the_truth_table_flow(synthetic_npz, tmp_path):
+    """model.fan_in in the space: a LUT-native trial's LUTs are those of its truth-table Verilog (--rtl lut)."""
+    raw = spec_dict(synthetic_npz) | {"cost": "lut", "trials": 1, "startup": 1, "references": []}
+    raw["base"]["quant"] = {"weight_bits": 6, "act_bits": 2, "act_int_bits": 1, "input_bits": 3, "input_int_bits": 2}
+    raw["space"] = {"hidden_layers": [1, 1], "widths": [8], "params": {"model.fan_in": [3]}}
+    spec = search_from_dict(raw)
+    run_dir = run_search(spec, tmp_path / "run")
+    (t,) = open_study(spec, run_dir).trials
+    assert t.params["model.fan_in"] == 3
+    synth = json.loads((run_dir / "synth" / "t0000__r0" / "synth.json").read_text())
+    assert synth["rtl"]["mult"] == "lut" and synth["rtl_check"]["bit_exact"]
+    assert t.values[1] == synth["figures"][0]["lut"] and synth["figures"][0]["carry"] == 0  # tables, no adders
+
+
 def test_bad_budgets_and_overrides_are_refused(synthetic_npz, tmp_path, caplog):
     from jsc_hw.search import with_overrides
 
