@@ -34,7 +34,6 @@ def run(args: argparse.Namespace) -> int:
     from jsc_hw.select import METRICS
     from jsc_hw.study import DEFAULT_GROUP_BY, StudyOptions, run_study
     from jsc_hw.sweep import with_overrides
-    from jsc_hw.hardware import alkaid_rtl
     from jsc_hw.hardware.synth import check_family, check_rtl_flow
 
     if args.workers is not None and args.workers < 1:
@@ -45,8 +44,6 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--rows {args.rows} / --vectors {args.vectors}: rows >= 1, vectors >= 0")
     check_family(args.family)
     check_rtl_flow(args.rtl)
-    if args.rtl == "alkaid":
-        alkaid_rtl.require()
     spec = with_overrides(load_sweep(args.spec), parse_sets(args.sets), args.repeats)
     opt = StudyOptions(args.metric, tuple(args.group_by or DEFAULT_GROUP_BY), args.rows, args.vectors, args.family,
                        args.dsp, args.ecp5, args.synth_max_params, args.rtl)

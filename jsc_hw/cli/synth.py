@@ -118,7 +118,7 @@ def _vendor(args: argparse.Namespace, target: Path, tool: str) -> int:
 def run(args: argparse.Namespace) -> int:
     """Exit status: 0 done, 2 user error, 3 the RTL is not bit-exact against its reference (PyTorch, or the QONNX
     executor for a QONNX model), as `jsc-hw export`."""
-    from jsc_hw.hardware import alkaid_rtl, synth, vendor
+    from jsc_hw.hardware import synth, vendor
     from jsc_hw.cli.export import resolve
     from jsc_hw.errors import ConfigError
     from jsc_hw.files import output_folder
@@ -135,9 +135,7 @@ def run(args: argparse.Namespace) -> int:
     if tool != "yosys":
         return _vendor(args, target, tool)
     synth.check_family(args.family)
-    synth.check_rtl_flow(args.rtl)
-    if args.rtl == "alkaid":
-        alkaid_rtl.require()  # before minutes of training data and Verilator
+    synth.check_rtl_flow(args.rtl)  # alkaid missing: one line now, before minutes of training data and Verilator
     flow = dict(family=args.family, dsp=args.dsp, ecp5=args.ecp5, timeout=args.timeout,
                 synthesise=not args.check_only, flatten=args.flatten, rtl_flow=args.rtl)
     if target.suffix == ".onnx":

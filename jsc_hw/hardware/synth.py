@@ -231,8 +231,11 @@ RTL_FLOWS: dict[str, Callable[[rtl.IntNet, Path, bool], Design]] = {"jsc-hw": _j
 
 
 def check_rtl_flow(flow: str) -> None:
+    """A one-line error for an unknown flow, or for alkaid when it is not installed (before any long work)."""
     if flow not in RTL_FLOWS:
         raise ConfigError(f"--rtl {flow!r}: choose one of {sorted(RTL_FLOWS)}")
+    if flow == "alkaid":
+        alkaid_rtl.require()
 
 
 def open_source(net: rtl.IntNet, out_dir: str | Path, checker: Callable[[Design], Check] | None = None,

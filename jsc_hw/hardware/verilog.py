@@ -175,10 +175,10 @@ def _neuron(w: np.ndarray, b: int, ranges: list[tuple[int, int]], mult: str
 def _table_neuron(w: np.ndarray, b: int, ranges: list[tuple[int, int]], req: tuple[int, FixedFormat] | None
                   ) -> tuple[_Body, str, int, tuple[int, int]]:
     """Body of a neuron as its truth table: output (requantised when ``req``) for every word on its port ``x``."""
-    words = np.arange(2 ** sum(_port_bits(r) for r in ranges), dtype=np.int64)
+    ports = [_port_bits(r) for r in ranges]
+    words = np.arange(2 ** sum(ports), dtype=np.int64)
     acc, at = np.full(len(words), b, dtype=np.int64), 0
-    for wi, r in zip(w, ranges):
-        p = _port_bits(r)
+    for wi, r, p in zip(w, ranges, ports):
         field = (words >> at) & ((1 << p) - 1)
         acc += int(wi) * (field if r[0] >= 0 else field - (((field >> (p - 1)) & 1) << p))  # sign-extend
         at += p
@@ -219,16 +219,14 @@ class _Top:
             used = np.flatnonzero(st.w[j])
             ranges = [rng[i] for i in used]
             in_bits = sum(_port_bits(r) for r in ranges)
-            if self.mult == "lut" and 0 < in_bits <= LUT_INPUT_BITS:
+            if self.mult == "lut" and 0 < in_bits <= LUT_INPUT_BITS:  # the requantiser is inside the table
                 body, res, bits, (lo, hi) = _table_neuron(st.w[j, used], int(st.b[j]), ranges, req)
-                out.append(self.instance(body, res, bits, in_bits, [_slice(v[i], rng[i]) for i in used], False))
-                out_rng.append((lo, hi))
-                continue
-            body, res, bits, (lo, hi) = _neuron(st.w[j, used], int(st.b[j]), ranges,
-                                                "csd" if self.mult == "lut" else self.mult)
-            if req is not None:
-                shift, fmt = req
-                res, bits, lo, hi = body.requant(res, lo, hi, shift, fmt), width(fmt.lo, fmt.hi), fmt.lo, fmt.hi
+            else:
+                body, res, bits, (lo, hi) = _neuron(st.w[j, used], int(st.b[j]), ranges,
+                                                    "csd" if self.mult == "lut" else self.mult)
+                if req is not None:
+                    shift, fmt = req
+                    res, bits, lo, hi = body.requant(res, lo, hi, shift, fmt), width(fmt.lo, fmt.hi), fmt.lo, fmt.hi
             out.append(self.instance(body, res, bits, in_bits, [_slice(v[i], rng[i]) for i in used], False))
             out_rng.append((lo, hi))
         return out, out_rng
