@@ -87,6 +87,7 @@ class PruneSpec:
 
     The target rises as s(p) = sparsity * (1 - (1 - (p - start) / (end - start))**3) over the fraction p of the
     training steps, in ``updates`` mask updates; after ``end`` the pruned network trains on with its mask fixed.
+    ``sparsity_per_layer`` gives each kernel its own final sparsity (the same ramp).
     Biases are kept.  Zero weights cost nothing in the RTL (no adder) nor in hls4ml (constant multiplications by
     zero are removed by HLS).
     """
@@ -95,6 +96,25 @@ class PruneSpec:
     start: float = 0.0  #: fraction of the training steps at which pruning starts
     end: float = 0.5  #: fraction of the training steps at which ``sparsity`` is reached
     updates: int = 10  #: mask updates along the ramp (the last one at ``end``)
+    #: final sparsity of each Linear/Conv1d, input side first (e.g. keep the small output layer denser);
+    #: () = ``sparsity`` everywhere
+    sparsity_per_layer: tuple[float, ...] = ()
+
+    @property
+    def prunes(self) -> bool:
+        return self.sparsity > 0 or any(s > 0 for s in self.sparsity_per_layer)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DistillSpec:
+    """Knowledge distillation (Hinton et al. 2015): the training loss is (1 - weight) x cross-entropy with the labels
+    + weight x temperature**2 x cross-entropy with the teacher's softened class probabilities (``jsc_hw.distill``).
+    The teacher was trained on the same ``data:`` section, so it never saw the student's validation or test rows."""
+
+    #: a checkpoint (.pt) or a sweep run folder (the ensemble of its best trial's repeats); None = no distillation
+    teacher: str | None = None
+    weight: float = 0.9  #: share of the teacher term in the loss, in (0, 1]
+    temperature: float = 1.0  #: both sets of logits are divided by it before the softmax
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,6 +125,7 @@ class TrialConfig:
     quant: QuantSpec = field(default_factory=QuantSpec)
     train: TrainSpec = field(default_factory=TrainSpec)
     prune: PruneSpec = field(default_factory=PruneSpec)
+    distill: DistillSpec = field(default_factory=DistillSpec)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -221,13 +242,18 @@ def validate(obj: Any, prefix: str = "") -> None:
         if obj.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"{prefix}lr_schedule: one of {sorted(LR_SCHEDULES)}, got {obj.lr_schedule!r}")
     elif isinstance(obj, PruneSpec):
-        if not 0 <= obj.sparsity < 1:
-            raise ConfigError(f"{prefix}sparsity: a fraction of zero weights in [0, 1), got {obj.sparsity:g}")
+        for key, values in (("sparsity", (obj.sparsity,)), ("sparsity_per_layer", obj.sparsity_per_layer)):
+            if not all(0 <= s < 1 for s in values):
+                raise ConfigError(f"{prefix}{key}: fractions of zero weights in [0, 1), got {list(values)}")
         if not 0 <= obj.start < obj.end <= 1:
             raise ConfigError(f"{prefix}start/end: fractions of the training with 0 <= start < end <= 1, got "
                               f"{obj.start:g}/{obj.end:g}")
         if obj.updates < 1:
             raise ConfigError(f"{prefix}updates: at least 1 mask update, got {obj.updates}")
+    elif isinstance(obj, DistillSpec):
+        if not 0 < obj.weight <= 1 or not 0 < obj.temperature <= 100:
+            raise ConfigError(f"{prefix}weight in (0, 1] and {prefix}temperature in (0, 100], got {obj.weight:g} "
+                              f"and {obj.temperature:g}")
 
 
 def to_dict(obj: Any) -> dict[str, Any]:

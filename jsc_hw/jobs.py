@@ -48,15 +48,18 @@ def train_repeats(job: Job, progress: Callable[[int], None] | None = None) -> li
 
     import torch
 
-    from jsc_hw.hardware import cost
     from jsc_hw.data import load_splits
+    from jsc_hw.distill import soft_targets
+    from jsc_hw.hardware import cost
     from jsc_hw.train import fit, save_checkpoint
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one core per worker: parallelism comes from the worker processes
     try:
         splits = load_splits(job.trial.data)
-        net, results = fit(job.trial, splits, job.seeds, progress=progress)
+        d = job.trial.distill
+        soft = None if d.teacher is None else soft_targets(d, job.trial.data, splits.train)
+        net, results = fit(job.trial, splits, job.seeds, progress=progress, soft=soft)
     finally:
         torch.set_num_threads(threads)  # an in-process caller (the search) keeps its own setting
     hw = to_dict(cost.estimate(job.trial))

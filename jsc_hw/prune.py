@@ -9,25 +9,29 @@ the saved checkpoint, its Brevitas twin, the hls4ml project and the RTL all hold
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from jsc_hw.config import PruneSpec
+from jsc_hw.errors import ConfigError
 from jsc_hw.layers import Conv1d, Linear
 
 
 def target(spec: PruneSpec, p: float) -> float:
-    """The scheduled sparsity after a fraction ``p`` of the training steps (cubic ramp from start to end)."""
+    """The scheduled fraction of each kernel's final sparsity after a fraction ``p`` of the training steps (cubic
+    ramp from 0 at ``start`` to 1 at ``end``)."""
     if p <= spec.start:
         return 0.0
     ramp = min(1.0, (p - spec.start) / (spec.end - spec.start))
-    return spec.sparsity * (1.0 - (1.0 - ramp) ** 3)
+    return 1.0 - (1.0 - ramp) ** 3
 
 
 def schedule(spec: PruneSpec, total_steps: int) -> list[tuple[int, float]]:
-    """``(step, sparsity)`` of every mask update: after that many optimizer steps, prune to that fraction."""
-    if spec.sparsity == 0:
+    """``(step, ramp)`` of every mask update: after that many optimizer steps, prune every kernel to ``ramp`` times
+    its final sparsity (``final_sparsity``)."""
+    if not spec.prunes:
         return []
     out: dict[int, float] = {}
     for k in range(1, spec.updates + 1):
@@ -36,15 +40,28 @@ def schedule(spec: PruneSpec, total_steps: int) -> list[tuple[int, float]]:
     return sorted(out.items())
 
 
+def final_sparsity(spec: PruneSpec, n_kernels: int) -> tuple[float, ...]:
+    """Each kernel's final fraction of zero weights: ``sparsity_per_layer`` where given, else ``sparsity``."""
+    if not spec.sparsity_per_layer:
+        return (spec.sparsity,) * n_kernels
+    if len(spec.sparsity_per_layer) != n_kernels:
+        raise ConfigError(f"prune.sparsity_per_layer: {len(spec.sparsity_per_layer)} values for a network of "
+                          f"{n_kernels} Linear/Conv1d layers; give one per layer, input side first")
+    return spec.sparsity_per_layer
+
+
 def kernels(net: nn.Module) -> list[Linear | Conv1d]:
     return [m for m in net.modules() if isinstance(m, (Linear, Conv1d))]
 
 
 @torch.no_grad()
-def update_masks(net: nn.Module, sparsity: float) -> None:
-    """Mask ``floor(sparsity * n)`` of each repeat's n kernel weights, the smallest |w| first (those masked before
-    first of all, then ties in index order), and zero them."""
-    for layer in kernels(net):
+def update_masks(net: nn.Module, sparsity: float | Sequence[float]) -> None:
+    """Mask ``floor(sparsity * n)`` of each repeat's n kernel weights (one fraction for all kernels, or one per
+    kernel in ``kernels`` order), the smallest |w| first (those masked before first of all, then ties in index
+    order), and zero them."""
+    layers = kernels(net)
+    fractions = [sparsity] * len(layers) if isinstance(sparsity, (int, float)) else list(sparsity)
+    for layer, sparsity in zip(layers, fractions, strict=True):
         w = layer.weight.view(layer.weight.shape[0], -1)  # (R, n)
         old = torch.ones_like(w) if layer.mask is None else layer.mask.view_as(w)
         k = math.floor(sparsity * w.shape[1])

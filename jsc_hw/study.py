@@ -30,7 +30,8 @@ from jsc_hw.select import DEFAULT_METRIC, Choice, best_trial
 from jsc_hw.sweep import dotted_value, run_sweep
 
 log = logging.getLogger(__name__)
-DEFAULT_GROUP_BY = ("model.arch", "quant.weight_bits", "quant.act_bits", "prune.sparsity")
+DEFAULT_GROUP_BY = ("model.arch", "quant.weight_bits", "quant.act_bits", "prune.sparsity",
+                    "prune.sparsity_per_layer")
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,10 @@ class StudyRow:
 
 def group_name(values: tuple, keys: tuple[str, ...]) -> str:
     if keys == DEFAULT_GROUP_BY:  # jsc_tiny_w4a4, mlp_64_32_32_w4a4_p70 (70 % of the weights pruned)
-        arch, w, a, sparsity = values
-        return f"{arch}_w{w}a{a}" + (f"_p{round(100 * sparsity):02d}" if sparsity else "")
+        arch, w, a, sparsity, per_layer = values  # per layer: mlp_w6a6_p88-88-88-50
+        pruned = "-".join(f"{round(100 * s):02d}" for s in per_layer) if per_layer else \
+            (f"{round(100 * sparsity):02d}" if sparsity else "")
+        return f"{arch}_w{w}a{a}" + (f"_p{pruned}" if pruned else "")
     return "_".join(str(v) for v in values).replace("/", "-")
 
 

@@ -68,14 +68,17 @@ def with_overrides(spec: SweepSpec, overrides: dict, repeats: int | None = None)
 
 
 def check_trial(cfg: TrialConfig) -> None:
-    """What would otherwise fail inside a worker: the model builds (arch, widths, per-layer bit lists) and the data
-    file reads and splits (path, format, NaN/inf rows, max_rows).  Data files are read once (cached)."""
+    """What would otherwise fail inside a worker: the model builds (arch, widths, per-layer bit lists), the data
+    file reads and splits (path, format, NaN/inf rows, max_rows) and a distillation teacher is there.  Data files
+    are read once (cached)."""
     from jsc_hw.data import load_splits
+    from jsc_hw.distill import check
     from jsc_hw.nets import BatchedNet
 
     try:
         BatchedNet(cfg.model, cfg.quant, [0])
         load_splits(cfg.data)
+        check(cfg.distill)
     except JscHwError as exc:
         raise type(exc)(f"trial {cfg.name}: {exc}") from None
     except FileNotFoundError as exc:

@@ -21,12 +21,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from jsc_hw.config import LR_SCHEDULES, TrialConfig, dump_yaml, to_dict, trial_from_yaml
+from jsc_hw.config import LR_SCHEDULES, DistillSpec, TrialConfig, dump_yaml, to_dict, trial_from_yaml
 from jsc_hw.data import Scaler, Splits
 from jsc_hw.errors import MissingError, RunFolderError, TrainingError
 from jsc_hw.files import atomic_write
 from jsc_hw.nets import BatchedNet, build
-from jsc_hw.prune import finalise, schedule, update_masks
+from jsc_hw.prune import final_sparsity, finalise, kernels, schedule, update_masks
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +119,19 @@ def evaluate(net: BatchedNet, x: torch.Tensor, y: torch.Tensor, chunk: int | Non
     return (correct / len(y)).numpy(), (loss / len(y)).numpy()
 
 
-def fit(cfg: TrialConfig, splits: Splits, seeds: Sequence[int], progress=None) -> tuple[BatchedNet, list[TrainResult]]:
-    """Train len(seeds) repeats of ``cfg`` together; ``progress(epoch)`` is called after each epoch.
+def distill_loss(logits: torch.Tensor, labels: torch.Tensor, soft: torch.Tensor, spec: DistillSpec) -> torch.Tensor:
+    """Mean over (R, C, B) logits of (1 - w) x cross-entropy with the labels + w T**2 x cross-entropy with the
+    teacher's (R, C, B) probabilities at temperature T (T**2 keeps its gradients' size as T grows, Hinton et al.)."""
+    t = spec.temperature
+    return (1 - spec.weight) * F.cross_entropy(logits, labels, reduction="mean") + \
+        spec.weight * t * t * F.cross_entropy(logits / t, soft, reduction="mean")
+
+
+def fit(cfg: TrialConfig, splits: Splits, seeds: Sequence[int], progress=None, soft: torch.Tensor | None = None
+        ) -> tuple[BatchedNet, list[TrainResult]]:
+    """Train len(seeds) repeats of ``cfg`` together; ``progress(epoch)`` is called after each epoch.  ``soft``:
+    the teacher's (rows, classes) probabilities on the training rows (``jsc_hw.distill.soft_targets``), when
+    ``cfg.distill`` names a teacher.
 
     Per epoch, each repeat's shuffled copy of the training set is gathered once into an (R, 16, n) block;
     a step's batch is then a slice of it (no copy), already in the layers' feature-major layout.
@@ -133,10 +144,16 @@ def fit(cfg: TrialConfig, splits: Splits, seeds: Sequence[int], progress=None) -
     x_val, y_val = torch.from_numpy(splits.val.x), torch.from_numpy(splits.val.y)
     n, bs, r = len(y_train), cfg.train.batch_size, len(seeds)
     xs, ys = torch.empty((r, x_cols.shape[0], n)), torch.empty((r, n), dtype=torch.int64)
+    if (soft is None) != (cfg.distill.teacher is None):
+        raise TrainingError(f"{cfg.name}: soft targets are needed exactly when distill.teacher is set")
+    if soft is not None:
+        soft_cols = soft.T.contiguous()  # (C, n), gathered per epoch in each repeat's row order, as the labels
+        ss = torch.empty((r, soft_cols.shape[0], n))
     val_acc, val_loss = [], []
     r_t = torch.tensor(float(r))  # a 0-dim tensor: a Python number is re-wrapped and cast on every step
     total = cfg.train.epochs * -(-n // bs)
-    prunes = schedule(cfg.prune, total)[::-1]  # (step, sparsity), next one last
+    prunes = schedule(cfg.prune, total)[::-1]  # (step, ramp), next one last
+    finals = final_sparsity(cfg.prune, len(kernels(net)))
     lr_at = LR_SCHEDULES[cfg.train.lr_schedule]
     step = 0
     net.train()
@@ -145,20 +162,27 @@ def fit(cfg: TrialConfig, splits: Splits, seeds: Sequence[int], progress=None) -
         for k in range(r):  # into the preallocated block (np.take(..., out=) buffers: 5x slower)
             torch.index_select(x_cols, 1, order[k], out=xs[k])
         torch.index_select(y_train, 0, order.view(-1), out=ys.view(-1))
+        if soft is not None:
+            for k in range(r):
+                torch.index_select(soft_cols, 1, order[k], out=ss[k])
         last = epoch == cfg.train.epochs - 1
         correct = torch.zeros(r, dtype=torch.int64)
         for i in range(0, n, bs):
             xb, yb = xs[:, :, i:i + bs], ys[:, i:i + bs]  # (R, 16, B), (R, B) views
             logits = net(xb.permute(2, 0, 1)).permute(1, 2, 0)  # (R, C, B)
             # sum over repeats of each repeat's mean loss: every repeat gets exactly its own gradient
-            loss = F.cross_entropy(logits, yb, reduction="mean") * r_t
+            if soft is None:
+                loss = F.cross_entropy(logits, yb, reduction="mean") * r_t
+            else:
+                loss = distill_loss(logits, yb, ss[:, :, i:i + bs], cfg.distill) * r_t
             opt.zero_grad()
             loss.backward()
             opt.lr = cfg.train.lr * lr_at(step / total)
             opt.step()
             step += 1
             if prunes and prunes[-1][0] == step:
-                update_masks(net, prunes.pop()[1])
+                ramp = prunes.pop()[1]
+                update_masks(net, [ramp * f for f in finals])
             if last:  # the epoch-mean training accuracy: the predictions the step trained on
                 correct += (first_max(logits.detach()) == yb).sum(1)
         acc, lss = evaluate(net, x_val, y_val)

@@ -26,11 +26,30 @@ def test_the_schedule_is_a_cubic_ramp_to_the_final_sparsity() -> None:
     spec = PruneSpec(sparsity=0.8, start=0.0, end=0.5, updates=4)
     steps = prune.schedule(spec, 100)
     assert [s for s, _ in steps] == [12, 25, 38, 50]  # round(12.5) = 12, round(37.5) = 38
-    assert [round(v, 6) for _, v in steps] == [0.4625, 0.7, 0.7875, 0.8]  # 0.8 * (1 - (1 - k/4)**3)
-    assert prune.target(spec, 0.9) == 0.8 and prune.target(replace(spec, start=0.2), 0.1) == 0.0
+    assert [round(0.8 * v, 6) for _, v in steps] == [0.4625, 0.7, 0.7875, 0.8]  # 0.8 * (1 - (1 - k/4)**3)
+    assert prune.target(spec, 0.9) == 1.0 and prune.target(replace(spec, start=0.2), 0.1) == 0.0
     assert prune.schedule(PruneSpec(), 100) == []
     # more updates than steps: one update a step, the last one reaching the final sparsity
-    assert prune.schedule(replace(spec, updates=10), 4)[-1] == (2, 0.8)
+    assert prune.schedule(replace(spec, updates=10), 4)[-1] == (2, 1.0)
+    # per-layer final sparsities follow the same ramp; all-zero per-layer values prune nothing
+    assert prune.schedule(PruneSpec(sparsity_per_layer=(0.0, 0.5)), 100) != []
+    assert prune.schedule(PruneSpec(sparsity_per_layer=(0.0, 0.0)), 100) == []
+    assert prune.final_sparsity(spec, 3) == (0.8, 0.8, 0.8)
+    assert prune.final_sparsity(PruneSpec(sparsity_per_layer=(0.9, 0.5)), 2) == (0.9, 0.5)
+    with pytest.raises(ConfigError, match="one per layer"):
+        prune.final_sparsity(PruneSpec(sparsity_per_layer=(0.9, 0.5)), 3)
+    with pytest.raises(ConfigError, match="sparsity_per_layer"):
+        from_dict(PruneSpec, {"sparsity_per_layer": [0.5, 1.0]})
+
+
+def test_per_layer_sparsity_prunes_each_kernel_to_its_own_fraction_and_costs_say_so() -> None:
+    per = (0.8, 0.6, 0.0)  # the 32-16 MLP's three kernels: 16x32, 32x16, 16x5
+    cfg = replace(PRUNED, train=replace(PRUNED.train, epochs=1), prune=PruneSpec(sparsity_per_layer=per))
+    net, _ = fit(cfg, load_splits(cfg.data), [0])
+    sizes = [layer.weight[0].numel() for layer in prune.kernels(net)]
+    assert list(prune.zero_fraction(net).values()) == [math.floor(f * n) / n for f, n in zip(per, sizes)]
+    kept = cost.estimate(cfg).weight_bits_total // 4  # 4-bit weights
+    assert kept == sum(n - math.floor(f * n) for f, n in zip(per, sizes)) == 512 - 409 + 512 - 307 + 80
 
 
 def test_masks_only_grow_and_masked_weights_are_zero() -> None:

@@ -81,3 +81,11 @@ def test_the_table_says_why_a_group_has_no_hardware_figures(tmp_path):
     table = markdown(rows).splitlines()
     assert "NOT bit-exact (22/100 rows) | not synthesised (RTL not bit-exact)" in table[2]
     assert "| – | not synthesised (synth_max_params)" in table[3]
+
+
+def test_default_group_names_say_how_a_group_is_pruned() -> None:
+    from jsc_hw.study import DEFAULT_GROUP_BY, group_name
+
+    assert group_name(("mlp", 6, 6, 0.0, ()), DEFAULT_GROUP_BY) == "mlp_w6a6"
+    assert group_name(("mlp", 6, 6, 0.7, ()), DEFAULT_GROUP_BY) == "mlp_w6a6_p70"
+    assert group_name(("mlp", 6, 6, 0.0, (0.88, 0.88, 0.5)), DEFAULT_GROUP_BY) == "mlp_w6a6_p88-88-50"

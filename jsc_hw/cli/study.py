@@ -15,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="how the best trial of a group is chosen (validation data; default val_acc_last_epoch)")
     p.add_argument("--group-by", nargs="+", metavar="KEY",
                    help="config keys that make a group (default: model.arch quant.weight_bits quant.act_bits "
-                        "prune.sparsity)")
+                        "prune.sparsity prune.sparsity_per_layer)")
     p.add_argument("--rows", type=int, help="C-simulate the first N test rows (default: the whole test split)")
     p.add_argument("--vectors", type=int, default=2000, help="test rows of the Verilator RTL check (default 2000)")
     p.add_argument("--family", default="xc7", help="Yosys synth_xilinx family (default xc7)")

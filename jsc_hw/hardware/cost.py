@@ -7,7 +7,8 @@ positions) and the bit widths of its input activations and weights.  From those:
 * MACs = sum m * n
 * BOPs (bit operations, Hawks et al. 2021, "Ps and Qs", Front. AI 4:676564, eq. 1)
   = sum m * n * ((1 - f_p) * b_a * b_w + b_a + b_w + log2 n), with log2 n rounded up (accumulator growth bits)
-  and f_p the pruned fraction of the layer's weights (``prune.sparsity``: floor(f * weights) of each kernel).
+  and f_p the pruned fraction of the layer's weights (``prune.sparsity`` or its
+  ``sparsity_per_layer`` entry: floor(f * weights) of each kernel).
   BatchNorm, ReLU and requantisers are not counted, as in that paper.  MACs and weight bits count kept weights.
 * weight / bias storage bits.  A float network (``quant.enabled: false``) counts 32-bit weights/activations.
 
@@ -26,6 +27,7 @@ import torch
 from jsc_hw.config import ModelSpec, QuantSpec, TrialConfig
 from jsc_hw.layers import Act, Conv1d, Linear, QuantAct
 from jsc_hw.nets import BatchedNet
+from jsc_hw.prune import final_sparsity
 
 FLOAT_BITS = 32
 
@@ -117,9 +119,9 @@ def estimate(cfg: TrialConfig) -> Cost:
     """BOPs, MACs, parameters and storage bits of ``cfg``'s model (independent of the trained weights)."""
     layers, params = _layer_costs(cfg.model, cfg.quant)
     _, b_bits, _ = _bits(cfg.quant)
-    s = cfg.prune.sparsity
-    return Cost(bops=sum(c.pruned_bops(s) for c in layers), macs=sum(c.kept_macs(s) for c in layers),
-                params=params, weight_bits_total=sum(c.kept(s) * c.weight_bits for c in layers),
+    per = list(zip(layers, final_sparsity(cfg.prune, len(layers))))
+    return Cost(bops=sum(c.pruned_bops(s) for c, s in per), macs=sum(c.kept_macs(s) for c, s in per),
+                params=params, weight_bits_total=sum(c.kept(s) * c.weight_bits for c, s in per),
                 bias_bits_total=sum(c.biases for c in layers) * b_bits)
 
 
