@@ -147,7 +147,8 @@ def _axis_rows(spec: SweepSpec, rows: list[TrialSummary], key: str) -> list[Tria
     base = to_dict(spec.base)
     others = [k for k in spec.varied if k != key]
     picked = [r for r in rows if all(r.settings[k] == _get(base, k) for k in others)]
-    return sorted(picked, key=lambda r: r.settings[key])
+    # None (an unset optional key, e.g. no distill.teacher) first; values of one key are otherwise of one type
+    return sorted(picked, key=lambda r: (r.settings[key] is not None, r.settings[key]))
 
 
 #: cost column -> axis label of its accuracy-vs-cost plot
