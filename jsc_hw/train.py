@@ -5,7 +5,8 @@ its own seed, which fixes both its initial weights and its own shuffling order, 
 depend on which other repeats share its batch.  Recorded per epoch: validation accuracy and loss; at the end:
 the training accuracy of the last step (what the course lab reports; at batch sizes 16-64 its last batch can be
 8 rows) and the mean training accuracy over the last epoch's steps.  The weights kept are the last epoch's.  A
-trial's ``prune:`` section prunes during training (``jsc_hw.prune``); its zero weights are saved as zeros.
+trial's ``prune:`` section prunes during training (``jsc_hw.prune``); its zero weights are saved as zeros.  A
+``distill:`` section mixes a teacher's probabilities (``jsc_hw.distill``) into the loss (``distill_loss``).
 """
 
 from __future__ import annotations
