@@ -16,9 +16,9 @@ import torch
 from jsc_hw.config import DataSpec, DistillSpec
 from jsc_hw.data import Split
 from jsc_hw.errors import ConfigError, MissingError
-from jsc_hw.select import best_trial
 from jsc_hw.runfolder import read_records
-from jsc_hw.train import EVAL_CHUNK_ELEMENTS, feature_major, load_checkpoint
+from jsc_hw.select import best_trial
+from jsc_hw.train import eval_chunk, feature_major, load_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +40,13 @@ def teacher_checkpoints(teacher: str | Path) -> list[Path]:
 def soft_targets(spec: DistillSpec, data: DataSpec, train: Split) -> torch.Tensor:
     """(rows, classes) probabilities of the teacher (mean over its checkpoints) at ``spec.temperature``."""
     paths = teacher_checkpoints(spec.teacher)
-    probs = None
+    x, probs = torch.from_numpy(train.x), None
     for path in paths:
         ckpt = load_checkpoint(path)
         if ckpt.config.data != data:
             raise ConfigError(f"distill.teacher: {path} was trained on other data ({ckpt.config.data}); the teacher "
                               "must have the student's data: section, or it has seen the student's validation rows")
-        x = torch.from_numpy(train.x)
-        chunk = max(64, EVAL_CHUNK_ELEMENTS // ckpt.net.widest_activation())
+        chunk = eval_chunk(ckpt.net)
         logits = torch.cat([ckpt.net(feature_major(x[i:i + chunk], 1))[:, 0] for i in range(0, len(x), chunk)])
         p = torch.softmax(logits / spec.temperature, dim=1)
         probs = p if probs is None else probs + p

@@ -98,6 +98,11 @@ def first_max(logits: torch.Tensor) -> torch.Tensor:
 EVAL_CHUNK_ELEMENTS = 2 ** 19
 
 
+def eval_chunk(net: BatchedNet) -> int:
+    """Rows per inference chunk of ``net``: its activations stay within ``EVAL_CHUNK_ELEMENTS``."""
+    return max(64, EVAL_CHUNK_ELEMENTS // (net.repeats * net.widest_activation()))
+
+
 @torch.no_grad()
 def evaluate(net: BatchedNet, x: torch.Tensor, y: torch.Tensor, chunk: int | None = None
              ) -> tuple[np.ndarray, np.ndarray]:
@@ -108,7 +113,7 @@ def evaluate(net: BatchedNet, x: torch.Tensor, y: torch.Tensor, chunk: int | Non
     """
     was_training = net.training
     net.eval()
-    chunk = chunk or max(64, EVAL_CHUNK_ELEMENTS // (net.repeats * net.widest_activation()))
+    chunk = chunk or eval_chunk(net)
     correct = torch.zeros(net.repeats, dtype=torch.float64)
     loss = torch.zeros(net.repeats, dtype=torch.float64)
     for i in range(0, len(y), chunk):

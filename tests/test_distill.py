@@ -13,7 +13,7 @@ from jsc_hw import distill
 from jsc_hw.config import (DataSpec, DistillSpec, ModelSpec, QuantSpec, TrainSpec, TrialConfig, from_dict,
                            sweep_from_dict)
 from jsc_hw.data import load_splits
-from jsc_hw.errors import ConfigError, MissingError
+from jsc_hw.errors import ConfigError, MissingError, TrainingError
 from jsc_hw.sweep import run_sweep
 from jsc_hw.train import distill_loss, feature_major, fit, load_checkpoint
 
@@ -86,5 +86,5 @@ def test_a_distilled_student_trains_each_repeat_on_its_own_rows(teacher_run) -> 
     assert res_alone[0].val_acc == results[1].val_acc
     plain, res_plain = fit(replace(cfg, distill=DistillSpec()), splits, [0])
     assert res_plain[0].val_acc != results[0].val_acc  # the teacher term changed the training
-    with pytest.raises(Exception, match="soft targets"):
+    with pytest.raises(TrainingError, match="soft targets"):
         fit(cfg, splits, [0])
