@@ -113,6 +113,15 @@ def _synth_luts(run_dir: Path, record: Record) -> float:
     return float(figs[0].lut)
 
 
+def _model_luts(run_dir: Path, record: Record) -> float:
+    """Yosys LUTs as the calibrated LUT model predicts them from the trained checkpoint's Verilog (about a second,
+    no synthesis; ``jsc_hw.hardware.lut_model``, its errors in docs/hardware.md).  An estimate: confirm a front
+    point with ``jsc-hw synth`` before quoting it."""
+    from jsc_hw.hardware import lut_model
+
+    return lut_model.default_model().predict(lut_model.checkpoint_logic(run_dir / record.checkpoint))
+
+
 #: cost name -> (run folder, record) -> value to minimise
 COSTS: dict[str, Callable[[Path, Record], float]] = {
     "bops": lambda run_dir, rec: float(rec.cost["bops"]),
@@ -120,6 +129,7 @@ COSTS: dict[str, Callable[[Path, Record], float]] = {
     "params": lambda run_dir, rec: float(rec.cost["params"]),
     "weight_bits_total": lambda run_dir, rec: float(rec.cost["weight_bits_total"]),
     "lut": _synth_luts,  #: ~30 s per trial (Verilator check + Yosys); model.fan_in > 0: the truth-table flow
+    "lut_model": _model_luts,  #: ~1 s per trial: the LUT model's prediction for the same flow
 }
 
 
@@ -378,12 +388,13 @@ def _describe(cfg: TrialConfig) -> dict[str, str]:
     q, m = cfg.quant, cfg.model
     widths = "-".join(map(str, (16, *m.hidden, 5))) if m.arch == "mlp" else m.arch
     return {"model": widths, "weight bits": "/".join(map(str, q.weight_bits_per_layer)) or str(q.weight_bits),
-            "act bits": "/".join(map(str, q.act_bits_per_layer)) or str(q.act_bits),
+            "act bits": "/".join(map(str, q.act_bits_per_layer)) or str(q.act_bits), "input bits": str(q.input_bits),
+            "sparsity": f"{cfg.prune.sparsity:.2f}", "fan-in": str(m.fan_in or "-"),
             "lr": f"{cfg.train.lr:.3g}", "batch": str(cfg.train.batch_size)}
 
 
 def front_markdown(spec: SearchSpec, front: list[Point], refs: list[Point]) -> str:
-    head = ["trial", "model", "weight bits", "act bits", "lr", "batch", "val acc", spec.cost]
+    head = ["trial", *_describe(spec.base), "val acc", spec.cost]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for p in [*front, *refs]:
         lines.append("| " + " | ".join([p.trial, *_describe(p.config).values(), f"{p.val_acc:.4f}",
@@ -405,7 +416,8 @@ def write_outputs(spec: SearchSpec, run_dir: Path, study: Any) -> list[Path]:
     front = [p for p in pts if p.pareto]
     buf = io.StringIO(newline="")
     w = csv.writer(buf)
-    w.writerow(["trial", "pareto", "model", "weight_bits", "act_bits", "lr", "batch_size", "val_acc", spec.cost])
+    w.writerow(["trial", "pareto", "model", "weight_bits", "act_bits", "input_bits", "sparsity", "fan_in", "lr",
+                "batch_size", "val_acc", spec.cost])
     w.writerows([p.trial, int(p.pareto), *_describe(p.config).values(), p.val_acc, p.cost] for p in [*pts, *refs])
     atomic_write(run_dir / "trials.csv", buf.getvalue())
     atomic_write(run_dir / "front.md", front_markdown(spec, front, refs))
@@ -433,3 +445,45 @@ def plot_front(spec: SearchSpec, pts: list[Point], refs: list[Point], path: Path
     ax.set_title(f"{spec.name}: {len(pts)} trials, {spec.sampler}, seed {spec.seed}", fontsize=9)
     fig.set_layout_engine("tight")
     return atomic_savefig(fig, path, dpi=130)
+
+
+# ---- confirmation: the front through real synthesis ---------------------------------------------------------
+def confirm_front(spec: SearchSpec, run_dir: Path, vectors: int = 16_500, timeout: float = 3600) -> Path:
+    """Every front point's repeat 0 (and each reference's) through the open-source flow: its Verilog checked bit
+    for bit in Verilator on ``vectors`` test rows, then Yosys (cached in ``synth/<trial>__r0``); its test accuracy.
+    Writes and returns ``front_confirmed.md``: the search's cost beside the Yosys LUTs of bit-exact RTL.  RTL that
+    is not bit-exact gets no LUT figure (its row says so)."""
+    import torch
+
+    from jsc_hw.data import load_splits
+    from jsc_hw.hardware import synth
+    from jsc_hw.train import evaluate, load_checkpoint
+
+    pts, refs = points(spec, run_dir, open_study(spec, run_dir))
+    todo = [p for p in pts if p.pareto] + refs
+    test = load_splits(spec.base.data).test
+    x, y = torch.from_numpy(test.x), torch.from_numpy(test.y)
+    head = ["trial", *_describe(spec.base), "val acc", "test acc (r0)", spec.cost, "RTL vs PyTorch", "Yosys LUT",
+            "FF", "Yosys / cost"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    with Progress(f"search {spec.name}: confirming the front", {"models": len(todo)}, {"models": "model"}) as bar:
+        for p in todo:
+            ckpt = checkpoint_relpath(p.trial, 0)
+            out = synth_dir(run_dir, p.trial, 0)
+            flow = "lut" if p.config.model.fan_in else "jsc-hw"
+            path = out / "synth.json"
+            if not path.exists() or read_synth(path).verdict.checked < min(vectors, len(y)):
+                synth.synth_checkpoint(run_dir / ckpt, out, vectors=vectors, timeout=timeout, rtl_flow=flow)
+            rec = read_synth(path)
+            fig = next((f for f in rec.figures if f.stage == "logic-synthesis"), None)
+            lut = fig.lut if fig is not None and rec.verdict.bit_exact else None
+            acc = float(evaluate(load_checkpoint(run_dir / ckpt).net, x, y)[0][0])
+            lines.append("| " + " | ".join([p.trial, *_describe(p.config).values(), f"{p.val_acc:.4f}", f"{acc:.4f}",
+                                            f"{p.cost:,.0f}", rec.verdict.label,
+                                            "-" if lut is None else f"{lut:,}", "-" if lut is None else f"{fig.ff:,}",
+                                            "-" if lut is None else f"{lut / p.cost:.2f}"]) + " |")
+            bar.update("models")
+    lines += ["", f"Front points of the search (cost: {spec.cost}) and the references, repeat 0 of each: test accuracy "
+              f"of the untouched test split ({len(y):,} rows); Yosys synth_xilinx (xc7, no DSP) of RTL checked in "
+              f"Verilator against PyTorch; Yosys {estimate_of('Yosys synth_xilinx')}. {TIE_RULE}."]
+    return atomic_write(run_dir / "front_confirmed.md", "\n".join(lines) + "\n")

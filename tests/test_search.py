@@ -119,6 +119,42 @@ def test_lut_cost_comes_from_open_source_synthesis(synthetic_npz, tmp_path):
     assert "| lut |" in (run_dir / "front.md").read_text().splitlines()[0]
 
 
+def test_lut_model_cost_is_the_calibrated_prediction_without_synthesis(synthetic_npz, tmp_path):
+    """cost: lut_model ranks trials by the LUT model's prediction for their own checkpoint; nothing is synthesised."""
+    from jsc_hw.hardware import lut_model
+
+    raw = spec_dict(synthetic_npz) | {"cost": "lut_model", "trials": 2, "startup": 2, "references": []}
+    raw["space"] = raw["space"] | {"params": {"prune.sparsity": {"low": 0.0, "high": 0.8}}}
+    spec = search_from_dict(raw)
+    run_dir = run_search(spec, tmp_path / "run")
+    model = lut_model.default_model()
+    for t in open_study(spec, run_dir).trials:
+        logic = lut_model.checkpoint_logic(run_dir / "weights" / f"t{t.number:04d}__r0.pt")
+        assert t.values[1] == model.predict(logic) > 10 and "prune.sparsity" in t.params
+    assert not (run_dir / "synth").exists()
+
+
+@pytest.mark.requires("verilator", "yosys")
+def test_confirm_front_synthesises_bit_exact_rtl_of_every_front_point(synthetic_npz, tmp_path, capsys):
+    """jsc-hw search --confirm: each front point's repeat 0 through Verilator and Yosys, beside its predicted cost."""
+    raw = spec_dict(synthetic_npz) | {"cost": "lut_model", "trials": 1, "startup": 1, "references": []}
+    raw["space"] = raw["space"] | {"hidden_layers": [1, 1], "widths": [2]}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(raw))
+    assert main(["search", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "run"), "--confirm",
+                 "--vectors", "300"]) == 0
+    run_dir = tmp_path / "run"
+    synth = json.loads((run_dir / "synth" / "t0000__r0" / "synth.json").read_text())
+    assert synth["rtl_check"]["vectors"] == 300 and synth["rtl_check"]["bit_exact"]
+    (row,) = [ln for ln in (run_dir / "front_confirmed.md").read_text().splitlines() if ln.startswith("| t0000")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    (t,) = open_study(search_from_dict(raw), run_dir).trials
+    lut = synth["figures"][0]["lut"]
+    assert cells[-4:] == ["RTL bit-exact (300/300)", f"{lut:,}", f"{synth['figures'][0]['ff']:,}",
+                          f"{lut / t.values[1]:.2f}"]
+    assert float(cells[-7]) == pytest.approx(t.values[0], abs=1e-4) and 0.3 < float(cells[-6]) <= 1  # val, test
+    assert "confirmed front" in capsys.readouterr().out
+
+
 @pytest.mark.requires("verilator", "yosys")
 def test_a_searched_fan_in_is_costed_by_the_truth_table_flow(synthetic_npz, tmp_path):
     """model.fan_in in the space: a LUT-native trial's LUTs are those of its truth-table Verilog (--rtl lut)."""

@@ -13,16 +13,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="run folder (default: runs/<spec name>)")
     p.add_argument("--sampler", help="override the spec's sampler: tpe or nsga2")
     p.add_argument("--cost", help="override the spec's hardware cost objective: bops, macs, params, "
-                                  "weight_bits_total or lut (Verilator-checked RTL through Yosys)")
+                                  "weight_bits_total, lut (Verilator-checked RTL through Yosys) or lut_model "
+                                  "(Yosys LUTs predicted from the Verilog, ~1 s a trial)")
     p.add_argument("--seed", type=int, help="override the spec's sampler seed")
     p.add_argument("--repeats", type=int, help="override the spec's repeats per trial")
+    p.add_argument("--confirm", action="store_true",
+                   help="then take every front point (and reference) through Verilator and Yosys: front_confirmed.md")
+    p.add_argument("--vectors", type=int, default=16_500,
+                   help="--confirm: test rows the RTL is checked on against PyTorch (default 16500)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a base config key, e.g. --set data.max_rows=20000 (repeatable)")
 
 
 def run(args: argparse.Namespace) -> int:
     from jsc_hw.config import parse_sets
-    from jsc_hw.search import load_search, run_search, with_overrides
+    from jsc_hw.search import confirm_front, load_search, run_search, with_overrides
 
     spec = with_overrides(load_search(args.spec), parse_sets(args.sets), sampler=args.sampler, cost=args.cost,
                           seed=args.seed, repeats=args.repeats, trials=args.trials)
@@ -31,4 +36,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"front: {run_dir / 'front.md'}  all trials: {run_dir / 'trials.csv'}  "
           f"plot: {run_dir / 'plots' / 'pareto.png'}")
     print(f"export a point: jsc-hw export --fpga {run_dir / 'weights' / '<trial>__r0.pt'}")
+    if args.confirm:
+        path = confirm_front(spec, run_dir, vectors=args.vectors)
+        print(path.read_text())
+        print(f"confirmed front: {path}")
     return 0

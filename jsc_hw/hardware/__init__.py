@@ -8,6 +8,8 @@ In pipeline order:
 * ``verilog``: its fully parallel, pipelined Verilog (``alkaid_rtl``: the same network written by alkaid, whose
   adder graphs share a layer's constant multiplications); ``verilator``: that Verilog simulated bit for bit
   against the reference;
+* ``lut_model``: the Yosys LUT count predicted from the logic that Verilog instantiates (calibrated on earlier
+  Yosys runs; the search's fast cost);
 * ``synth``: Yosys synthesis and nextpnr place-and-route of bit-exact RTL; ``vendor``: Vivado/Vitis reports of
   an hls4ml project, when a user has them;
 * ``report``: accuracy beside cost, the table and the Pareto plot.

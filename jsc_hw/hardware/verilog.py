@@ -70,6 +70,27 @@ class Design:
     mult: str  #: "csd" (shift-and-add), "dsp" (``*``, mapped to DSP blocks where the tool can) or "lut" (tables)
     modules: int  #: distinct neuron/table modules below the top
     instances: int  #: their instances
+    logic: Logic | None = None  #: what the Verilog instantiates, counted as it is written (the LUT model's input)
+
+
+@dataclass(frozen=True)
+class Logic:
+    """Sizes of the logic a design instantiates, summed over every instance: what LUTs are spent on.
+
+    ``adder_bits``: the widths of all two-input adders (the neurons' trees, rounding, skip additions);
+    ``table_luts``: truth tables and lookup stages as LUT6s (one per output bit and 64 input words).  (The
+    requantisers' comparisons and the thresholds' comparators are not counted: they did not improve the fit.)"""
+
+    adder_bits: int = 0
+    table_luts: int = 0
+
+    def __add__(self, other: Logic) -> Logic:
+        return Logic(self.adder_bits + other.adder_bits, self.table_luts + other.table_luts)
+
+
+def table_luts(in_bits: int, out_bits: int) -> int:
+    """LUT6s of a truth table: each output bit of 2**in_bits words takes one LUT6 per 64 words."""
+    return out_bits * 2 ** max(in_bits - 6, 0)
 
 
 class _Body:
@@ -78,6 +99,10 @@ class _Body:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.n = 0
+        self.logic = Logic()
+
+    def count(self, adder_bits: int = 0, luts: int = 0) -> None:
+        self.logic += Logic(adder_bits, luts)
 
     def name(self, prefix: str) -> str:
         self.n += 1
@@ -100,6 +125,7 @@ class _Body:
             for (na, a), (nb, b) in zip(terms[0::2], terms[1::2]):
                 expr, neg = (f"{a} + {b}", na) if na == nb else ((f"{a} - {b}", False) if nb else (f"{b} - {a}", False))
                 nxt.append((neg, self.wire(bits, expr, "n", keep=True)))
+                self.count(adder_bits=bits)
             terms = nxt + ([terms[-1]] if len(terms) % 2 else [])
         neg, expr = terms[0]
         return self.wire(bits, f"{'-' if neg else ''}{expr}", "a")
@@ -120,6 +146,7 @@ class _Body:
             up = self.name("u")
             self.lines.append(f"  wire {up} = {x}[{s - 1}] & ({tail}{fl}[0]);")
             wr, r = wa + 1, self.wire(wa + 1, f"{fl} + $signed({{1'b0, {up}}})", "q")
+            self.count(adder_bits=wr)
         else:
             wr, r = wa - s, self.wire(wa - s, f"{x} <<< {-s}", "q")
         w = width(fmt.lo, fmt.hi)
@@ -187,6 +214,7 @@ def _table_neuron(w: np.ndarray, b: int, ranges: list[tuple[int, int]], req: tup
     bits = width(*rng)
     packed = sum((int(v) & ((1 << bits) - 1)) << (k * bits) for k, v in enumerate(out))
     body = _Body()
+    body.count(luts=table_luts(sum(ports), bits))
     body.lines.append(f"  wire [{len(out) * bits - 1}:0] tab = {len(out) * bits}'h{packed:x};")
     return body, body.wire(bits, f"tab[x * {bits} +: {bits}]", "t"), bits, rng
 
@@ -198,6 +226,7 @@ class _Top:
         self.top, self.mult, self.body = top, mult, _Body()
         self.modules: dict[str, str] = {}  # module text (name left as {name}) -> name
         self.instances = 0
+        self.logic = Logic()  #: of the instances; the top's own adders are in self.body.logic
 
     def instance(self, body: _Body, result: str, bits: int, in_bits: int, srcs: list[str], clocked: bool) -> str:
         clk = "input wire clk, " if clocked else ""
@@ -205,6 +234,7 @@ class _Top:
                 + "\n".join(body.lines) + f"\n  assign o = {result};\nendmodule\n")
         name = self.modules.setdefault(text, f"{self.top}_m{len(self.modules)}")
         self.instances += 1
+        self.logic += body.logic
         out = self.body.name("o")
         # a one-element concatenation {r} of a signed wire trips an assertion in Yosys 0.70's front end
         conn = "1'b0" if not srcs else srcs[0] if len(srcs) == 1 else "{" + ", ".join(reversed(srcs)) + "}"
@@ -259,6 +289,7 @@ class _Top:
         for f, x in enumerate(v):
             r = (st.in_fmt.lo, st.in_fmt.hi)
             body, (i0,), in_bits = _ports([r])
+            body.count(luts=table_luts(in_bits, w))
             body.lines += [f"  reg signed [{w - 1}:0] t;", f"  always @(posedge clk) case ({i0})"]
             body.lines += [f"    {_lit(code, w_in)}: t <= {_lit(int(st.table[f, code - st.in_fmt.lo]), w)};"
                            for code in range(st.in_fmt.lo, st.in_fmt.hi + 1)]
@@ -313,6 +344,7 @@ def write_verilog(net: IntNet, folder: str | Path, top: str = "jsc_net", mult: s
             sa, sb = exp - st.exp, s_exp - st.exp
             new_rng = [((a << sa) + (c << sb), (b << sa) + (d << sb)) for (a, b), (c, d) in zip(rng, s_rng)]
             v = [t.body.wire(width(*r), f"({x} <<< {sa}) + ({y} <<< {sb})", "s") for x, y, r in zip(v, s, new_rng)]
+            t.body.count(adder_bits=sum(width(*r) for r in new_rng))
             rng, exp = new_rng, st.exp
         i += 1
     bo = net.out_fmt.bits if net.out_fmt else max(width(*r) for r in rng)
@@ -328,4 +360,5 @@ def write_verilog(net: IntNet, folder: str | Path, top: str = "jsc_net", mult: s
             f"output wire [{len(v) * bo - 1}:0] y);\n" + "\n".join(t.body.lines) + f"\n{assigns}\nendmodule\n")
     atomic_write(folder / f"{top}.v", text)
     return Design(folder, top, (f"{top}.v",), net.n_in, len(v), bi, bo,
-                  net.out_fmt.signed if net.out_fmt else True, stages, mult, len(t.modules), t.instances)
+                  net.out_fmt.signed if net.out_fmt else True, stages, mult, len(t.modules), t.instances,
+                  t.logic + t.body.logic)

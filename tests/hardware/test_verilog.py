@@ -57,3 +57,29 @@ def test_conv_positions_share_modules_and_pipeline_depths(tmp_path) -> None:
 def test_bad_mult_is_refused(tmp_path) -> None:
     with pytest.raises(ValueError, match="mult must be one of"):
         write_verilog(two_layer_net(), tmp_path, mult="lookup")
+
+
+def _instantiated(text: str, top: str = "jsc_net") -> list[tuple[str, int]]:
+    """(module text, number of instances) of each module below the top, read back from the Verilog."""
+    mods = {m.group(1): m.group(0) for m in re.finditer(r"^module (\w+) .*?^endmodule$", text, re.M | re.S)}
+    body = mods.pop(top)
+    return [(t, len(re.findall(rf"^  {name} u", body, re.M))) for name, t in mods.items()]
+
+
+@pytest.mark.parametrize("mult", ["csd", "lut"])
+def test_logic_counts_are_the_adders_and_tables_in_the_written_text(tmp_path, mult) -> None:
+    """Design.logic (the LUT model's input) = the widths of every two-input adder and the LUT6s of every table, as
+    read back from the Verilog text, times each module's instances."""
+    d = write_verilog(two_layer_net(), tmp_path, mult=mult)
+    adders = tables = 0
+    for t, k in _instantiated((tmp_path / "jsc_net.v").read_text()):
+        widths = [int(b) + 1 for b in re.findall(r"wire signed \[(\d+):0\] [nq]\d+ = .* [-+] ", t)]
+        tabs = [(int(n) + 1, int(b)) for n, b in re.findall(r"wire \[(\d+):0\] tab = .*\n.*tab\[x \* (\d+) ", t)]
+        adders += k * sum(widths)
+        tables += k * sum(b * max(n // b // 64, 1) for n, b in tabs)
+    assert d.logic.adder_bits == adders > 0 and d.logic.table_luts == tables
+    if mult == "csd":
+        assert tables == 0
+    else:  # 12-bit ports become tables of 4,096 words = 64 LUT6s a bit: layer 1's rows 0 and 2
+        # (3 inputs x 4 bits, requantised to 4 bits) and layer 2's two 9-bit outputs; row 1 (16 bits) keeps adders
+        assert tables == (2 * 4 + 2 * 9) * 64
