@@ -130,8 +130,9 @@ def samples_from(synth_jsons: Iterable[str | Path]) -> list[Sample]:
 def save(model: LutModel, path: str | Path, samples: Sequence[Sample] = ()) -> Path:
     from jsc_hw.files import atomic_json
 
-    return atomic_json(path, {**asdict(model), "samples": [
-        {"name": s.name, "lut": s.lut, **asdict(s.logic), "predicted": round(model.predict(s.logic))} for s in samples]})
+    rows = [{"name": s.name, "lut": s.lut, **asdict(s.logic), "predicted": round(model.predict(s.logic))}
+            for s in samples]
+    return atomic_json(path, {**asdict(model), "samples": rows})
 
 
 def load(path: str | Path) -> LutModel:
