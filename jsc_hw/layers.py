@@ -58,7 +58,8 @@ class _FakeQuant(torch.autograd.Function):
     The gradient is the straight-through one: passed where ReLU is active and
     ``lo <= round(x / s) <= hi``, i.e. (hi odd, lo even, round half to even) ``(lo - 0.5) s <= x < (hi + 0.5) s``,
     which is ``hardtanh_backward``'s open interval (below, (hi + 0.5) s) with below = the float32 just under
-    (lo - 0.5) s (0 for ReLU).
+    (lo - 0.5) s (0 for ReLU).  A truncating quantiser (``floor``) computes floor(clamp(x) / s) * s, and its
+    gradient passes where ``lo <= floor(x / s) <= hi``: ``lo s <= x < (hi + 1) s``.
     """
 
     @staticmethod
@@ -67,6 +68,8 @@ class _FakeQuant(torch.autograd.Function):
             ctx.save_for_backward(x)
             ctx.bounds = q.grad_bounds
         y = torch.clamp(x, *q.clamp_bounds)
+        if q.floor:
+            return y.mul_(q.inv_scale).floor_().mul_(q.scale_t)
         if q.bits <= MAGIC_ROUNDING_BITS:
             return y.add_(q.magic).sub_(q.magic)
         return y.mul_(q.inv_scale).round_().mul_(q.scale_t)
@@ -89,16 +92,18 @@ def _below(value: float) -> float:
 
 
 class QuantAct(Layer):
-    """Activation quantiser ``[u]fixed<bits, int_bits>``; unsigned = ReLU + quantiser (QuantReLU)."""
+    """Activation quantiser ``[u]fixed<bits, int_bits>``; unsigned = ReLU + quantiser (QuantReLU); rounding half
+    to even, or down (``floor``)."""
 
-    def __init__(self, bits: int, int_bits: int, signed: bool, enabled: bool = True) -> None:
+    def __init__(self, bits: int, int_bits: int, signed: bool, enabled: bool = True, floor: bool = False) -> None:
         super().__init__()
-        self.bits, self.int_bits, self.signed, self.enabled = bits, int_bits, signed, enabled
+        self.bits, self.int_bits, self.signed, self.enabled, self.floor = bits, int_bits, signed, enabled, floor
         self.scale = quant.act_scale(bits, int_bits)
         self.lo, self.hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2 ** bits - 1)
         s, low = self.scale, self.lo if signed else 0
         self.clamp_bounds = (low * s, self.hi * s)
-        self.grad_bounds = (_below(self.lo - 0.5) * s if signed else 0.0, (self.hi + 0.5) * s)
+        half = 0.0 if floor else 0.5  # the code's lower edge: lo - 0.5 rounded, lo truncated
+        self.grad_bounds = (_below(self.lo - half) * s if signed else 0.0, (self.hi + 1.0 - half) * s)
         self.magic = _const(1.5 * 2.0 ** 23 * s)  #: adding and subtracting it rounds to a multiple of s
         self.scale_t, self.inv_scale = _const(s), _const(1.0 / s)
 
@@ -110,7 +115,7 @@ class QuantAct(Layer):
     def twin(self, r: int) -> nn.Module:
         if not self.enabled:
             return nn.Identity() if self.signed else nn.ReLU()
-        kw = quant.brevitas_act_quant(self.bits, self.int_bits, self.signed)
+        kw = quant.brevitas_act_quant(self.bits, self.int_bits, self.signed, self.floor)
         cls = qnn.QuantIdentity if self.signed else qnn.QuantReLU
         return cls(**kw, return_quant_tensor=True)
 
@@ -120,7 +125,7 @@ def input_quant(q: QuantSpec) -> QuantAct:
 
 
 def relu(q: QuantSpec) -> QuantAct:
-    return QuantAct(q.act_bits, q.act_int_bits, signed=False, enabled=q.enabled)
+    return QuantAct(q.act_bits, q.act_int_bits, signed=False, enabled=q.enabled, floor=q.act_rounding == "floor")
 
 
 class BatchNorm(Layer):

@@ -49,7 +49,8 @@ def jsc_rs1923(m: ModelSpec, q: QuantSpec, repeats: int) -> Arch:
         return Conv1d(c_in, c_out, 3, 1, repeats, q)
 
     # the block's sum needs one more (signed) bit than the ReLU outputs it is added to
-    requant = QuantAct(q.act_bits + 1, q.act_int_bits + 1, signed=True, enabled=q.enabled)
+    requant = QuantAct(q.act_bits + 1, q.act_int_bits + 1, signed=True, enabled=q.enabled,
+                       floor=q.act_rounding == "floor")
     block = Residual([conv(16, 16), relu(q), conv(16, 16), requant], post=relu(q))
     return Arch([input_quant(q), conv(1, 8), relu(q), conv(8, 16), relu(q), block, Flatten(),
                  Linear(16 * N_FEATURES, N_CLASSES, repeats, q), relu(q)], (1, N_FEATURES))

@@ -2,7 +2,8 @@
 
 Each format has two faces that compute the same forward values, bit for bit:
 * a Brevitas quantiser (used by the exportable model, the one that goes to QONNX and hls4ml), and
-* a plain-torch fake-quantiser with the same rounding (half to even), clamping and straight-through gradient,
+* a plain-torch fake-quantiser with the same rounding (half to even, or down for activations that truncate),
+  clamping and straight-through gradient,
   used by the fast trainer, which trains several repeats at once as one batched model.
 ``tests/test_layers.py`` checks the two faces against each other.
 
@@ -13,7 +14,7 @@ weights ``fixed<b, i>`` with ``i`` from the weight statistics; activations/input
 from __future__ import annotations
 
 import torch
-from brevitas.inject.enum import ScalingImplType
+from brevitas.inject.enum import FloatToIntImplType, ScalingImplType
 from brevitas.quant import Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint, Int16Bias
 from brevitas.quant import Uint8ActPerTensorFixedPoint
 
@@ -31,18 +32,32 @@ def brevitas_bias_quant(bits: int) -> dict:
     return {"bias_quant": Int16Bias, "bias_bit_width": bits}
 
 
-def brevitas_act_quant(bits: int, int_bits: int, signed: bool) -> dict:
-    """kwargs for QuantIdentity/QuantReLU: constant format ``[u]fixed<bits, int_bits>``."""
+def brevitas_act_quant(bits: int, int_bits: int, signed: bool, floor: bool = False) -> dict:
+    """kwargs for QuantIdentity/QuantReLU: constant format ``[u]fixed<bits, int_bits>``, rounding half to even
+    (or down, ``floor``)."""
     base = Int8ActPerTensorFixedPoint if signed else Uint8ActPerTensorFixedPoint
     # Brevitas divides a constant range by 2**(bits-1) (signed) or 2**bits (unsigned) for PoT formats
     threshold = 2.0 ** (int_bits - 1) if signed else 2.0 ** int_bits
-    quant = base.let(scaling_impl_type=ScalingImplType.CONST, scaling_init=threshold)
+    quant = base.let(scaling_impl_type=ScalingImplType.CONST, scaling_init=threshold,
+                     float_to_int_impl_type=FloatToIntImplType.FLOOR if floor else FloatToIntImplType.ROUND)
     return {"act_quant": quant, "bit_width": bits}
+
+
+def rounds_down(act_module: torch.nn.Module) -> bool:
+    """Whether a Brevitas activation quantiser (QuantIdentity/QuantReLU) truncates (FLOOR) instead of rounding."""
+    from brevitas.core.function_wrapper.ops_ste import FloorSte
+
+    impl = act_module.act_quant.fused_activation_quant_proxy.tensor_quant.int_quant.float_to_int_impl
+    return isinstance(impl, FloorSte)
 
 
 # ---- torch face (same forward values) -------------------------------------------------------------------
 def _round_ste(x: torch.Tensor) -> torch.Tensor:
     return x + (torch.round(x) - x).detach()  # torch.round = round half to even, as Brevitas
+
+
+def _floor_ste(x: torch.Tensor) -> torch.Tensor:
+    return x + (torch.floor(x) - x).detach()
 
 
 def _ceil_ste(x: torch.Tensor) -> torch.Tensor:
@@ -54,9 +69,9 @@ def act_scale(bits: int, int_bits: int) -> float:
     return 2.0 ** (int_bits - bits)
 
 
-def fake_act(x: torch.Tensor, bits: int, int_bits: int, signed: bool) -> torch.Tensor:
+def fake_act(x: torch.Tensor, bits: int, int_bits: int, signed: bool, floor: bool = False) -> torch.Tensor:
     f = FixedFormat(bits, signed, int_bits - bits)
-    return torch.clamp(_round_ste(x / f.lsb), f.lo, f.hi) * f.lsb
+    return torch.clamp((_floor_ste if floor else _round_ste)(x / f.lsb), f.lo, f.hi) * f.lsb
 
 
 def weight_scale(w: torch.Tensor, bits: int) -> torch.Tensor:

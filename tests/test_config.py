@@ -54,6 +54,8 @@ def test_grid_expands_and_ties_keys():
     ({"base": {"quant": {"act_int_bits": -20}}}, r"base.quant.act_int_bits: -20 gives ufixed<act_bits, act_int_bits> "
                                                  r"an LSB of 2\*\*-28; it must lie in 1..9 for 8 bits"),
     ({"base": {"quant": {"act_int_bits": 40}}}, "base.quant.act_int_bits: 40 gives"),
+    ({"base": {"quant": {"act_rounding": "nearest"}}},
+     r"base.quant.act_rounding: one of \['floor', 'round'\], got 'nearest'"),
     ({"base": {"quant": {"input_int_bits": 0}}},
      "base.quant.input_int_bits: 0 gives fixed<input_bits, input_int_bits>"),
     ({"base": {"quant": {"input_bits": 4, "input_int_bits": 6}}}, "input_int_bits: 6 .* must lie in 1..5 for 4 bits"),

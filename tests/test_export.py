@@ -358,3 +358,35 @@ def test_rows_a_qonnx_model_is_checked_on(tmp_path, synthetic_npz):
     assert x.shape == (50, 10) and y is None and np.array_equal(x, other.input.quantise(x)) and "seeded" in source
     with pytest.raises(ValueError, match="not the 16 JSC features and 5 classes"):
         qonnx_rows(other, str(synthetic_npz), None, 50)
+
+
+@pytest.mark.requires("verilator")
+def test_a_truncating_mlp_is_bit_exact_in_csim_and_rtl_and_its_rtl_has_no_rounding_adders(tmp_path):
+    """quant.act_rounding: floor -> Brevitas FLOOR quantisers -> QONNX Quant(rounding_mode=FLOOR) -> hls4ml AP_TRN,
+    C-simulated bit for bit; the RTL's requantisers are plain shifts (no rounding adder), checked in Verilator."""
+    from jsc_hw.hardware import rtl, verilator
+    from jsc_hw.hardware.verilog import write_verilog
+
+    x, y = synthetic_jets(n_per_class=1500, seed=8)
+    data = DataSpec(path=str(write_npz(tmp_path / "jets.npz", x, y)), test_fraction=0.25)
+    cfgs = {r: TrialConfig(name=r, data=data, model=ModelSpec(arch="mlp", hidden=(16, 8)),
+                           quant=QuantSpec(weight_bits=5, act_bits=4, act_int_bits=2, act_rounding=r),
+                           train=TrainSpec(epochs=3, lr=5e-3)) for r in ("round", "floor")}
+    splits = load_splits(data)
+    net, _ = fit(cfgs["floor"], splits, [0])
+    twin = net.twin(0).eval()
+    rows = splits.test.x[:600]
+    result = export.export_fpga(twin, rows, out_dir=tmp_path / "prj")
+    assert result.bit_exact and result.verification.agreements["qonnx"].rows_bit_exact == 600
+    graph = onnx.load(tmp_path / "prj" / "model.qonnx.onnx").graph
+    modes = {a.s.decode() for n in graph.node if n.op_type == "Quant" for a in n.attribute if a.name == "rounding_mode"}
+    assert "FLOOR" in modes  # the activations truncate (the input quantiser rounds)
+    ints = rtl.lower(twin, net.input_shape)
+    design = write_verilog(ints, tmp_path / "rtl")
+    assert verilator.check(twin, net.input_shape, torch.from_numpy(rows), design, ints).bit_exact
+    assert "$signed({1'b0, u" not in (tmp_path / "rtl" / "jsc_net.v").read_text()  # no round-half-to-even adder
+    # the same network rounding half to even has one rounding adder per requantised neuron
+    rounding = BatchedNet(cfgs["round"].model, cfgs["round"].quant, [0]).twin(0).eval()
+    design = write_verilog(rtl.lower(rounding, net.input_shape), tmp_path / "rtl_round")
+    text = (design.folder / "jsc_net.v").read_text()
+    assert text.count("$signed({1'b0, u") == 16 + 8

@@ -13,29 +13,32 @@ from jsc_hw.config import QuantSpec
 from jsc_hw.layers import Act, Conv1d, Linear, QuantAct
 from jsc_hw.nets import ARCHITECTURES, BatchedNet
 
-SPECS = {"8bit": QuantSpec(), "4bit": QuantSpec(weight_bits=4, act_bits=4, input_bits=4)}
+SPECS = {"8bit": QuantSpec(), "4bit": QuantSpec(weight_bits=4, act_bits=4, input_bits=4),
+         "4bit_floor": QuantSpec(weight_bits=4, act_bits=4, input_bits=4, act_rounding="floor")}
 
 
 def _boundaries(lo: int, hi: int) -> torch.Tensor:
     """x / scale values on and next to every rounding/clamping edge, as float32."""
     f32 = np.float32
-    edges = [lo - 0.5, hi + 0.5, 0.0, -0.0, 0.5, -0.5, 1.5, 2.5, hi, lo, 1e-6, -1e-6]
-    near = [np.nextafter(f32(e), f32(d)) for e in (lo - 0.5, hi + 0.5, 0.5, 0.0) for d in (-np.inf, np.inf)]
+    edges = [lo - 0.5, hi + 0.5, 0.0, -0.0, 0.5, -0.5, 1.5, 2.5, hi, lo, 1e-6, -1e-6, hi + 1, lo - 1, 1.0, -1.0]
+    near = [np.nextafter(f32(e), f32(d)) for e in (lo - 0.5, hi + 0.5, 0.5, 0.0, lo, hi + 1, 1.0)
+            for d in (-np.inf, np.inf)]
     return torch.tensor(np.array(edges + near, dtype=np.float32))
 
 
+@pytest.mark.parametrize("floor", [False, True], ids=["round", "floor"])
 @pytest.mark.parametrize("bits,int_bits,signed", [(8, 3, True), (8, 3, False), (4, 3, False), (4, 1, True),
                                                    (2, 1, True), (6, 0, False), (20, 8, True), (20, 9, False),
                                                    (24, 12, True), (24, 4, False)])  # 24: the wide-format path
-def test_fused_activation_quantiser_equals_quant_fake_act(bits, int_bits, signed):
+def test_fused_activation_quantiser_equals_quant_fake_act(bits, int_bits, signed, floor):
     scale = quant.act_scale(bits, int_bits)
     lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2 ** bits - 1)
     g = torch.Generator().manual_seed(bits * 10 + int_bits)
     t = torch.cat([_boundaries(lo, hi), torch.randn(3000, generator=g) * (hi - lo) / 2])
     x = (t * scale).view(-1, 1, 1).requires_grad_()  # (B, R=1, 1)
     ref_x = x.detach().clone().requires_grad_()
-    out = QuantAct(bits, int_bits, signed)(Act(x, None))
-    ref = quant.fake_act(ref_x if signed else torch.relu(ref_x), bits, int_bits, signed)
+    out = QuantAct(bits, int_bits, signed, floor=floor)(Act(x, None))
+    ref = quant.fake_act(ref_x if signed else torch.relu(ref_x), bits, int_bits, signed, floor=floor)
     assert out.scale == scale
     assert torch.equal(out.x, ref)
     grad = torch.randn(ref.shape, generator=g)
@@ -80,6 +83,27 @@ def test_conv1d_equals_torch_conv1d_per_repeat(kernel, padding):
     theirs = torch.autograd.grad(ref, [x, conv.weight, conv.bias], grad)
     for a, b in zip(ours, theirs):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("floor", [False, True], ids=["round", "floor"])
+@pytest.mark.parametrize("bits,int_bits,signed", [(8, 3, True), (4, 2, False), (3, 1, False), (5, 2, True)])
+def test_activation_quantiser_equals_its_brevitas_twin_values_and_gradients(bits, int_bits, signed, floor):
+    """The fused quantiser against the Brevitas QuantIdentity/QuantReLU it exports as: same values and the same
+    straight-through gradient, on every rounding, truncation and clamping edge."""
+    scale = quant.act_scale(bits, int_bits)
+    lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2 ** bits - 1)
+    g = torch.Generator().manual_seed(bits + 100 * floor)
+    t = torch.cat([_boundaries(lo, hi), torch.randn(2000, generator=g) * (hi - lo) / 2])
+    x = (t * scale).view(-1, 1, 1).requires_grad_()
+    twin_x = x.detach().view(-1, 1).clone().requires_grad_()
+    q = QuantAct(bits, int_bits, signed, floor=floor)
+    out = q(Act(x, None)).x
+    ref = q.twin(0)(twin_x).value
+    assert torch.equal(out.view(-1, 1), ref)
+    grad = torch.randn(ref.shape, generator=g)
+    out.view(-1, 1).backward(grad), ref.backward(grad)
+    assert torch.equal(x.grad.view(-1, 1), twin_x.grad)
+    assert quant.rounds_down(q.twin(0)) == floor
 
 
 def feature_major(x: torch.Tensor, repeats: int) -> torch.Tensor:

@@ -29,6 +29,7 @@ from torch import nn
 from jsc_hw.errors import UnsupportedModel
 from jsc_hw.fixed import FixedFormat, power_of_two_exp
 from jsc_hw.layers import TwinNet, _ResidualTwin, plain
+from jsc_hw.quant import rounds_down
 
 MAX_TABLE_BITS = 10
 
@@ -102,7 +103,8 @@ def requantise(acc: np.ndarray, s: int, out: FixedFormat) -> np.ndarray:
 
 def _act_fmt(m: nn.Module) -> FixedFormat:
     scale = float(m.act_quant.scale().detach())
-    return FixedFormat(int(m.act_quant.bit_width()), not isinstance(m, qnn.QuantReLU), power_of_two_exp(scale))
+    return FixedFormat(int(m.act_quant.bit_width()), not isinstance(m, qnn.QuantReLU), power_of_two_exp(scale),
+                       rounding="TRN" if rounds_down(m) else "RND_CONV")
 
 
 def _conv_matrix(w: np.ndarray, length: int, pad: int) -> np.ndarray:
