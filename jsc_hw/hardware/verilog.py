@@ -150,8 +150,11 @@ class _Body:
         else:
             wr, r = wa - s, self.wire(wa - s, f"{x} <<< {-s}", "q")
         w = width(fmt.lo, fmt.hi)
-        return self.wire(w, f"({r} < {_lit(fmt.lo, wr + 1)}) ? {_lit(fmt.lo, w)} : "
-                            f"({r} > {_lit(fmt.hi, wr + 1)}) ? {_lit(fmt.hi, w)} : {r}[{w - 1}:0]", "c")
+        # the bounds as literals wide enough for themselves and for r; a value of r narrower than the format is
+        # sign-extended by the assignment (a small constant: a part-select past its width would read nothing)
+        wl, sel = max(wr + 1, w), f"{r}[{w - 1}:0]" if wr >= w else r
+        return self.wire(w, f"({r} < {_lit(fmt.lo, wl)}) ? {_lit(fmt.lo, w)} : "
+                            f"({r} > {_lit(fmt.hi, wl)}) ? {_lit(fmt.hi, w)} : {sel}", "c")
 
 
 def _port_bits(r: tuple[int, int]) -> int:

@@ -44,6 +44,22 @@ def test_pruned_neurons_narrower_than_the_requantiser_shift(tmp_path) -> None:
     assert set(y[:, 0]) == {0} and set(y[:, 1]) == {1} and y[:, 3].max() == 2
 
 
+@pytest.mark.parametrize("rounding", ["RND_CONV", pytest.param("TRN", marks=pytest.mark.slow)])
+def test_constant_neurons_narrower_than_their_output_format(tmp_path, rounding) -> None:
+    """A neuron pruned to its bias alone, with a small constant (-4..4: a 2-4-bit accumulator) and a shift of 0-3,
+    into formats wider than it (ufixed<4>, fixed<6>): the clamp's bounds must be compared at their own width (a
+    JSC 16-32-16-5 w3a4 once gave 15 for a bias of -1, its bound 15 read as the 4-bit -1) and the value extended."""
+    biases = np.arange(-4, 5)
+    u4, s6 = FixedFormat(4, False, 0, rounding=rounding), FixedFormat(6, True, 0, rounding=rounding)
+    stages = [rtl.IntNet(FixedFormat(4, True, 0), 2, (rtl.MatVec(np.zeros((9, 2), dtype=np.int64), biases, -shift),
+                                                      rtl.Requant(fmt)), 0, fmt)
+              for fmt, shift in ((u4, 0), (u4, 1), (s6, 3))]
+    x = np.array([[0, 0], [7, -8], [-8, 7]])
+    for k, ints in enumerate(stages):
+        y = verilator.verilate(write_verilog(ints, tmp_path / str(k)), x)
+        assert np.array_equal(y, rtl.simulate(ints, x)), (k, y[0], rtl.simulate(ints, x)[0])
+
+
 def test_verilator_bit_exact_and_detects_a_wrong_design(tmp_path) -> None:
     net = net_with_bn_stats("jsc_tiny", Q4)
     twin, x = net.twin(0), inputs(1000)
