@@ -22,26 +22,10 @@ import torch
 
 from jsc_hw.config import SweepSpec
 from jsc_hw.data import load_splits
-from jsc_hw.search import open_study, points
 from jsc_hw.runfolder import Record, read_records, read_synth, synth_dir
-from jsc_hw.search import LUT_CHECK_VECTORS
+from jsc_hw.search import LUT_CHECK_VECTORS, open_study, points, saved_spec
 from jsc_hw.sweep import run_sweep
 from jsc_hw.train import evaluate, load_checkpoint
-
-
-def spec_of(run_dir: Path):
-    """The SearchSpec saved with a run (search.resolved.yaml holds the dataclass fields)."""
-    import yaml
-
-    from jsc_hw.config import TrialConfig, from_dict
-    from jsc_hw.search import Param, SearchSpace, SearchSpec
-
-    raw = yaml.safe_load((run_dir / "search.resolved.yaml").read_text())
-    space = raw["space"]
-    ss = SearchSpace(**{k: tuple(v) for k, v in space.items() if k != "params"},
-                     params=tuple(Param(**{**p, "choices": tuple(p["choices"])}) for p in space["params"]))
-    return SearchSpec(**{**raw, "base": from_dict(TrialConfig, raw["base"]), "space": ss,
-                         "references": tuple(from_dict(TrialConfig, r) for r in raw["references"])})
 
 
 def test_accuracy(run_dir: Path, rec: Record) -> float:
@@ -82,7 +66,7 @@ def main() -> None:
                     help="skip synthesis above this many BOPs (JSC_rs1923's fully unrolled RTL is large)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    spec = spec_of(args.run)
+    spec = saved_spec(args.run)
     pts, refs = points(spec, args.run, open_study(spec, args.run))
     front = [p for p in pts if p.pareto]
     search_acc = {p.trial: p.val_acc for p in [*front, *refs]}

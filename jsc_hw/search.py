@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from jsc_hw.config import (SweepSpec, TrialConfig, apply_overrides, check_type, dump_yaml, from_dict, load_yaml_spec,
-                           name_slug, to_dict)
-from jsc_hw.errors import ConfigError, NotBitExact, RunFolderError
+                           name_slug, parse_yaml, to_dict)
+from jsc_hw.errors import ConfigError, JscHwError, NotBitExact, RunFolderError
 from jsc_hw.figures import estimate_of
 from jsc_hw.files import atomic_savefig, atomic_write, output_folder
 from jsc_hw.jobs import Job, train_repeats, write_trained
@@ -300,14 +300,31 @@ def open_study(spec: SearchSpec, run_dir: Path) -> Any:
                                directions=["maximize", "minimize"], sampler=_sampler(spec, 0), load_if_exists=True)
 
 
+def saved_spec(run_dir: Path) -> SearchSpec:
+    """The SearchSpec saved with a run (``search.resolved.yaml`` holds its dataclass fields, the budget aside: the
+    spec's own ``trials`` is taken); config fields added to jsc-hw since it was saved take their defaults."""
+    raw = parse_yaml((run_dir / "search.resolved.yaml").read_text(errors="replace"), "search.resolved.yaml")
+    space = raw["space"]
+    ss = SearchSpace(**{k: tuple(v) for k, v in space.items() if k != "params"},
+                     params=tuple(Param(**{**p, "choices": tuple(p["choices"])}) for p in space["params"]))
+    return SearchSpec(**{**raw, "base": from_dict(TrialConfig, raw["base"]), "space": ss,
+                         "references": tuple(from_dict(TrialConfig, r) for r in raw["references"])})
+
+
+def _same_search(run_dir: Path, spec: SearchSpec) -> bool:
+    try:
+        return replace(saved_spec(run_dir), trials=spec.trials) == spec
+    except (JscHwError, KeyError, TypeError):
+        return False
+
+
 def _prepare(spec: SearchSpec, run_dir: Path) -> None:
     """Save the spec (budget aside); refuse to continue a different search in the same folder."""
     output_folder(run_dir)
-    text = dump_yaml({k: v for k, v in to_dict(spec).items() if k != "trials"})
     path = run_dir / "search.resolved.yaml"
-    if path.exists() and path.read_text() != text:
+    if path.exists() and not _same_search(run_dir, spec):
         raise RunFolderError(f"{run_dir} holds a different search ({path}); choose another --out folder")
-    atomic_write(path, text)
+    atomic_write(path, dump_yaml({k: v for k, v in to_dict(spec).items() if k != "trials"}))
 
 
 def _finish(study: Any, spec: SearchSpec, run_dir: Path, number: int, params: Mapping[str, Any]) -> None:

@@ -253,3 +253,21 @@ def test_the_lut_objective_refuses_rtl_that_is_not_bit_exact(synthetic_npz, tmp_
     with pytest.raises(NotBitExact, match=r"t0000__r0: its RTL is RTL NOT bit-exact \(\d+/200\) against PyTorch"):
         search.COSTS["lut"](tmp_path, rec)
     assert not (tmp_path / "synth" / "t0000__r0" / "yosys_xc7").exists()
+
+
+def test_a_saved_search_continues_after_a_config_field_was_added_but_a_changed_one_is_refused(synthetic_npz, tmp_path):
+    """search.resolved.yaml is compared as a spec: a field jsc-hw added since (absent from the file) takes its
+    default, so an older run folder continues; a spec that differs in a value is refused in one line."""
+    from jsc_hw.errors import RunFolderError
+
+    raw = spec_dict(synthetic_npz) | {"trials": 1, "startup": 1, "references": []}
+    spec = search_from_dict(raw)
+    run_dir = run_search(spec, tmp_path / "run")
+    saved = yaml.safe_load((run_dir / "search.resolved.yaml").read_text())
+    del saved["base"]["quant"]["act_rounding"], saved["base"]["prune"]["sparsity_per_layer"]  # as an older jsc-hw
+    (run_dir / "search.resolved.yaml").write_text(yaml.safe_dump(saved))
+    run_search(search_from_dict(raw | {"trials": 2}), run_dir)  # continues: 2 trials, the first one kept
+    assert len(open_study(spec, run_dir).trials) == 2
+    raw["base"]["train"]["epochs"] = 3
+    with pytest.raises(RunFolderError, match="holds a different search"):
+        run_search(search_from_dict(raw), run_dir)
