@@ -58,7 +58,8 @@ def kernels(net: nn.Module) -> list[Linear | Conv1d]:
 def update_masks(net: nn.Module, sparsity: float | Sequence[float]) -> None:
     """Mask ``floor(sparsity * n)`` of each repeat's n kernel weights (one fraction for all kernels, or one per
     kernel in ``kernels`` order), the smallest |w| first (those masked before first of all, then ties in index
-    order), and zero them."""
+    order), and zero them.  Weights masked before stay masked: a kernel whose mask already holds more zeros (the
+    fixed fan-in of a LUT-native layer) keeps them all."""
     layers = kernels(net)
     fractions = [sparsity] * len(layers) if isinstance(sparsity, (int, float)) else list(sparsity)
     for layer, sparsity in zip(layers, fractions, strict=True):
@@ -67,8 +68,8 @@ def update_masks(net: nn.Module, sparsity: float | Sequence[float]) -> None:
         k = math.floor(sparsity * w.shape[1])
         key = torch.where(old > 0, w.abs(), -1.0)
         order = torch.argsort(key, dim=1, stable=True)[:, :k]
-        mask = torch.ones_like(w).scatter_(1, order, 0.0)
-        layer.mask = mask.view_as(layer.weight)
+        mask = torch.ones_like(w).scatter_(1, order, 0.0) * old  # a masked weight stays masked, even when fewer
+        layer.mask = mask.view_as(layer.weight)  # than it were masked before (LUT-native fan-in masks)
         layer.weight.mul_(layer.mask)
 
 

@@ -145,3 +145,24 @@ def test_the_rtl_of_a_pruned_network_has_no_logic_for_zero_weights_and_is_bit_ex
     dense_text = "".join(p.read_text() for p in (tmp_path / "dense").glob("*.v"))
     assert text.count("<<<") + text.count(" + ") < 0.5 * (dense_text.count("<<<") + dense_text.count(" + "))
     assert design.latency_cycles == dense.latency_cycles
+
+
+def test_pruning_a_lut_native_layer_never_unmasks_its_fixed_fan_in_and_the_checkpoint_keeps_its_accuracy(tmp_path):
+    """model.fan_in 3 of 16 inputs masks 81 % of the first kernel; pruning to 64 % must not give any of those weights
+    back (it once did: the saved network was then trained denser than the mask a checkpoint re-draws, and lost its
+    accuracy when loaded, 0.70 -> 0.32 validation accuracy); pruning past the fan-in's share masks more."""
+    from jsc_hw.train import evaluate, load_checkpoint, save_checkpoint
+
+    cfg = replace(PRUNED, model=ModelSpec(arch="mlp", hidden=(32, 16), fan_in=3), prune=PruneSpec(sparsity=0.64))
+    splits = load_splits(cfg.data)
+    net, results = fit(cfg, splits, [0])
+    first = prune.kernels(net)[0]
+    assert int((first.weight[0] != 0).sum(1).max()) <= 3  # at most 3 inputs a neuron, as the fan-in drew them
+    assert prune.zero_fraction(net)[next(iter(prune.zero_fraction(net)))] >= 13 / 16
+    path = save_checkpoint(tmp_path / "c.pt", cfg, net, 0, splits.scaler, {})
+    loaded = load_checkpoint(path).net
+    x, y = torch.from_numpy(splits.val.x), torch.from_numpy(splits.val.y)
+    assert float(evaluate(loaded, x, y)[0][0]) == pytest.approx(results[0].val_acc[-1], abs=1e-9)
+    more = BatchedNet(cfg.model, Q4, [0])
+    prune.update_masks(more, 0.9)
+    assert int((prune.kernels(more)[0].mask[0] == 0).sum()) == math.floor(0.9 * 32 * 16)
