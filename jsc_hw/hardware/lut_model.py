@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jsc_hw.errors import RunFolderError
+from jsc_hw.errors import ConfigError, RunFolderError
 from jsc_hw.hardware import rtl, verilog
 from jsc_hw.hardware.verilog import Logic
 
@@ -81,7 +81,7 @@ def loo_errors(samples: Sequence[Sample]) -> list[float]:
 
 def fit(samples: Sequence[Sample], yosys: str = "") -> LutModel:
     if len(samples) < 3:
-        raise ValueError(f"a LUT model needs at least 3 synthesised designs, got {len(samples)}")
+        raise ConfigError(f"a LUT model needs at least 3 synthesised designs, got {len(samples)}")
     c = _solve(*_features(samples))
     loo = [abs(e) for e in loo_errors(samples)]
     return LutModel(float(c[0]), float(c[1]), len(samples), float(np.mean(loo)), float(np.max(loo)), yosys)
@@ -90,7 +90,7 @@ def fit(samples: Sequence[Sample], yosys: str = "") -> LutModel:
 def logic_of(net: rtl.IntNet, rtl_flow: str = "jsc-hw") -> Logic:
     """What the Verilog of ``net`` instantiates (written into a temporary folder and dropped)."""
     if rtl_flow not in MULT_OF_FLOW:
-        raise ValueError(f"the LUT model covers the RTL flows {sorted(MULT_OF_FLOW)}, not {rtl_flow!r}")
+        raise ConfigError(f"the LUT model covers the RTL flows {sorted(MULT_OF_FLOW)}, not {rtl_flow!r}")
     with tempfile.TemporaryDirectory() as tmp:
         return verilog.write_verilog(net, tmp, mult=MULT_OF_FLOW[rtl_flow]).logic
 

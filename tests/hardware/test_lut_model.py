@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from jsc_hw.errors import ConfigError
 from jsc_hw.hardware import lut_model
 from jsc_hw.hardware.verilog import Logic
 
@@ -20,7 +21,7 @@ def test_fit_recovers_the_coefficients_of_an_exactly_linear_set() -> None:
     m = lut_model.fit(samples)
     assert m.per_adder_bit == pytest.approx(0.5, abs=1e-3) and m.per_table_lut == pytest.approx(0.25, abs=2e-3)
     assert m.designs == 5 and m.loo_mape < 2e-3  # only the rounding of the LUT counts is left
-    with pytest.raises(ValueError, match="at least 3"):
+    with pytest.raises(ConfigError, match="at least 3"):
         lut_model.fit(samples[:2])
 
 
@@ -59,5 +60,5 @@ def test_the_shipped_calibration_is_its_samples_fit(tmp_path) -> None:
 def test_flows_outside_the_model_are_refused() -> None:
     from jsc_hw.hardware import rtl
 
-    with pytest.raises(ValueError, match="RTL flows"):
+    with pytest.raises(ConfigError, match="RTL flows"):
         lut_model.logic_of(rtl.IntNet.__new__(rtl.IntNet), "alkaid")
