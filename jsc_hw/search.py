@@ -99,7 +99,7 @@ def _synth_luts(run_dir: Path, record: Record) -> float:
 
     out = synth_dir(run_dir, record.trial, record.repeat)
     path = out / "synth.json"
-    flow = "lut" if record.config.model.fan_in else "jsc-hw"  # LUT-native neurons as truth tables
+    flow = synth.flow_for(record.config.model)  # LUT-native neurons as truth tables
     if not path.exists() or not read_synth(path).verdict.checked:  # a figure cached before the check gated it
         synth.synth_checkpoint(run_dir / record.checkpoint, out, vectors=LUT_CHECK_VECTORS, timeout=1800,
                                rtl_flow=flow)
@@ -487,7 +487,7 @@ def confirm_front(spec: SearchSpec, run_dir: Path, vectors: int = 16_500, timeou
         for p in todo:
             ckpt = checkpoint_relpath(p.trial, 0)
             out = synth_dir(run_dir, p.trial, 0)
-            flow = "lut" if p.config.model.fan_in else "jsc-hw"
+            flow = synth.flow_for(p.config.model)
             path = out / "synth.json"
             if not path.exists() or read_synth(path).verdict.checked < min(vectors, len(y)):
                 synth.synth_checkpoint(run_dir / ckpt, out, vectors=vectors, timeout=timeout, rtl_flow=flow)

@@ -97,11 +97,11 @@ def logic_of(net: rtl.IntNet, rtl_flow: str = "jsc-hw") -> Logic:
 
 def checkpoint_logic(checkpoint: str | Path) -> Logic:
     """``Logic`` of repeat 0 of a checkpoint, in the flow ``synth`` gives it (truth tables when model.fan_in)."""
+    from jsc_hw.hardware.synth import flow_for
     from jsc_hw.train import load_checkpoint
 
     ck = load_checkpoint(checkpoint)
-    net = rtl.lower(ck.net.twin(0), ck.net.input_shape)
-    return logic_of(net, "lut" if ck.config.model.fan_in else "jsc-hw")
+    return logic_of(rtl.lower(ck.net.twin(0), ck.net.input_shape), flow_for(ck.config.model))
 
 
 def samples_from(synth_jsons: Iterable[str | Path]) -> list[Sample]:

@@ -230,6 +230,12 @@ RTL_FLOWS: dict[str, Callable[[rtl.IntNet, Path, bool], Design]] = {"jsc-hw": _j
                                                                      "alkaid": _alkaid_rtl}
 
 
+def flow_for(model) -> str:
+    """The RTL flow the search and the LUT model cost a jsc-hw network by: truth tables for LUT-native layers
+    (``model.fan_in``), else shift-and-add."""
+    return "lut" if model.fan_in else "jsc-hw"
+
+
 def check_rtl_flow(flow: str) -> None:
     """A one-line error for an unknown flow, or for alkaid when it is not installed (before any long work)."""
     if flow not in RTL_FLOWS:
