@@ -30,10 +30,9 @@ LR_SCHEDULES: dict[str, Callable[[float], float]] = {
     "cosine": lambda p: 0.5 * (1.0 + math.cos(math.pi * p)),  #: from lr to ~0 over the training (SGDR without restarts)
 }
 
-#: quant.act_rounding -> the fixed-point rounding of the activations.  "round": half to even (Brevitas's default,
-#: ap_fixed RND_CONV); "floor": truncation (FLOOR, hls4ml's default AP_TRN), which spares every requantiser of the
-#: RTL its rounding adder (~10 % of a pruned MLP's LUTs)
-ACT_ROUNDINGS: dict[str, str] = {"round": "RND_CONV", "floor": "TRN"}
+#: quant.act_rounding: "round": half to even (Brevitas's default, ap_fixed RND_CONV); "floor": truncation (Brevitas
+#: FLOOR, hls4ml's default AP_TRN), which spares every requantiser of the RTL its rounding adder
+ACT_ROUNDINGS = ("floor", "round")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,7 +74,7 @@ class QuantSpec:
     #: () = weight_bits / act_bits everywhere
     weight_bits_per_layer: tuple[int, ...] = ()
     act_bits_per_layer: tuple[int, ...] = ()
-    #: rounding of the hidden activations' quantisers (the input's always rounds): a key of ACT_ROUNDINGS
+    #: rounding of the hidden activations' quantisers (the input's always rounds): one of ACT_ROUNDINGS
     act_rounding: str = "round"
 
 

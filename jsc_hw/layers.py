@@ -124,8 +124,13 @@ def input_quant(q: QuantSpec) -> QuantAct:
     return QuantAct(q.input_bits, q.input_int_bits, signed=True, enabled=q.enabled)
 
 
+def hidden_act(q: QuantSpec, bits: int, int_bits: int, signed: bool) -> QuantAct:
+    """A quantiser inside the network (not the input's): it rounds as ``quant.act_rounding`` says."""
+    return QuantAct(bits, int_bits, signed, enabled=q.enabled, floor=q.act_rounding == "floor")
+
+
 def relu(q: QuantSpec) -> QuantAct:
-    return QuantAct(q.act_bits, q.act_int_bits, signed=False, enabled=q.enabled, floor=q.act_rounding == "floor")
+    return hidden_act(q, q.act_bits, q.act_int_bits, signed=False)
 
 
 class BatchNorm(Layer):

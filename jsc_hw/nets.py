@@ -15,8 +15,8 @@ from torch import nn
 
 from jsc_hw.config import ModelSpec, QuantSpec, TrialConfig
 from jsc_hw.errors import ConfigError
-from jsc_hw.layers import Act, BatchNorm, Conv1d, Flatten, Layer, Linear, QuantAct, Residual, TwinNet
-from jsc_hw.layers import input_quant, relu
+from jsc_hw.layers import Act, BatchNorm, Conv1d, Flatten, Layer, Linear, Residual, TwinNet
+from jsc_hw.layers import hidden_act, input_quant, relu
 from jsc_hw.schema import N_CLASSES, N_FEATURES
 
 
@@ -49,8 +49,7 @@ def jsc_rs1923(m: ModelSpec, q: QuantSpec, repeats: int) -> Arch:
         return Conv1d(c_in, c_out, 3, 1, repeats, q)
 
     # the block's sum needs one more (signed) bit than the ReLU outputs it is added to
-    requant = QuantAct(q.act_bits + 1, q.act_int_bits + 1, signed=True, enabled=q.enabled,
-                       floor=q.act_rounding == "floor")
+    requant = hidden_act(q, q.act_bits + 1, q.act_int_bits + 1, signed=True)
     block = Residual([conv(16, 16), relu(q), conv(16, 16), requant], post=relu(q))
     return Arch([input_quant(q), conv(1, 8), relu(q), conv(8, 16), relu(q), block, Flatten(),
                  Linear(16 * N_FEATURES, N_CLASSES, repeats, q), relu(q)], (1, N_FEATURES))

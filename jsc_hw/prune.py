@@ -55,14 +55,12 @@ def kernels(net: nn.Module) -> list[Linear | Conv1d]:
 
 
 @torch.no_grad()
-def update_masks(net: nn.Module, sparsity: float | Sequence[float]) -> None:
-    """Mask ``floor(sparsity * n)`` of each repeat's n kernel weights (one fraction for all kernels, or one per
-    kernel in ``kernels`` order), the smallest |w| first (those masked before first of all, then ties in index
+def update_masks(net: nn.Module, fractions: Sequence[float]) -> None:
+    """Mask ``floor(f * n)`` of each repeat's n kernel weights (one fraction f per kernel, in ``kernels``
+    order), the smallest |w| first (those masked before first of all, then ties in index
     order), and zero them.  Weights masked before stay masked: a kernel whose mask already holds more zeros (the
     fixed fan-in of a LUT-native layer) keeps them all."""
-    layers = kernels(net)
-    fractions = [sparsity] * len(layers) if isinstance(sparsity, (int, float)) else list(sparsity)
-    for layer, sparsity in zip(layers, fractions, strict=True):
+    for layer, sparsity in zip(kernels(net), fractions, strict=True):
         w = layer.weight.view(layer.weight.shape[0], -1)  # (R, n)
         old = torch.ones_like(w) if layer.mask is None else layer.mask.view_as(w)
         k = math.floor(sparsity * w.shape[1])

@@ -54,12 +54,12 @@ def test_per_layer_sparsity_prunes_each_kernel_to_its_own_fraction_and_costs_say
 
 def test_masks_only_grow_and_masked_weights_are_zero() -> None:
     net = BatchedNet(ModelSpec(arch="mlp_64_32_32"), Q4, [0, 1])
-    prune.update_masks(net, 0.5)
+    prune.update_masks(net, [0.5] * len(prune.kernels(net)))
     first = [layer.mask.clone() for layer in prune.kernels(net)]
     with torch.no_grad():  # an optimizer moves masked weights; they must stay masked
         for layer in prune.kernels(net):
             layer.weight.add_(torch.randn_like(layer.weight) * 10)
-    prune.update_masks(net, 0.6)
+    prune.update_masks(net, [0.6] * len(prune.kernels(net)))
     for layer, old in zip(prune.kernels(net), first):
         assert torch.all(layer.mask <= old)
         n = layer.weight[0].numel()
@@ -164,5 +164,5 @@ def test_pruning_a_lut_native_layer_never_unmasks_its_fixed_fan_in_and_the_check
     x, y = torch.from_numpy(splits.val.x), torch.from_numpy(splits.val.y)
     assert float(evaluate(loaded, x, y)[0][0]) == pytest.approx(results[0].val_acc[-1], abs=1e-9)
     more = BatchedNet(cfg.model, Q4, [0])
-    prune.update_masks(more, 0.9)
+    prune.update_masks(more, [0.9] * len(prune.kernels(more)))
     assert int((prune.kernels(more)[0].mask[0] == 0).sum()) == math.floor(0.9 * 32 * 16)

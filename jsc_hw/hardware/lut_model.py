@@ -19,7 +19,7 @@ import json
 import math
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from importlib import resources
 from pathlib import Path
 
@@ -95,13 +95,14 @@ def logic_of(net: rtl.IntNet, rtl_flow: str = "jsc-hw") -> Logic:
         return verilog.write_verilog(net, tmp, mult=MULT_OF_FLOW[rtl_flow]).logic
 
 
-def checkpoint_logic(checkpoint: str | Path) -> Logic:
-    """``Logic`` of repeat 0 of a checkpoint, in the flow ``synth`` gives it (truth tables when model.fan_in)."""
+def checkpoint_logic(checkpoint: str | Path, rtl_flow: str | None = None) -> Logic:
+    """``Logic`` of repeat 0 of a checkpoint in ``rtl_flow`` (default: the flow the search costs it by,
+    ``synth.flow_for``: truth tables when model.fan_in)."""
     from jsc_hw.hardware.synth import flow_for
     from jsc_hw.train import load_checkpoint
 
     ck = load_checkpoint(checkpoint)
-    return logic_of(rtl.lower(ck.net.twin(0), ck.net.input_shape), flow_for(ck.config.model))
+    return logic_of(rtl.lower(ck.net.twin(0), ck.net.input_shape), rtl_flow or flow_for(ck.config.model))
 
 
 def samples_from(synth_jsons: Iterable[str | Path]) -> list[Sample]:
@@ -116,14 +117,15 @@ def samples_from(synth_jsons: Iterable[str | Path]) -> list[Sample]:
         mult = rec.rtl.get("mult")
         figs = [f for f in rec.figures if f.stage == "logic-synthesis" and "xc7" in f.part and f.dsp == 0
                 and "-nodsp" in f.note and "flattened" not in f.note]
-        if mult not in MULT_OF_FLOW.values() or not figs or not rec.verdict.bit_exact:
+        flow = next((f for f, m in MULT_OF_FLOW.items() if m == mult), None)
+        if flow is None or not figs or not rec.verdict.bit_exact:
             continue
         ck = p.parent / "checkpoint.pt"
         if not ck.exists():
             ck = Path(rec.checkpoint)
         if not ck.exists():
             raise RunFolderError(f"{p}: its checkpoint {rec.checkpoint} is missing; copy it beside the record")
-        out.append(Sample(rec.model.name, checkpoint_logic(ck), int(figs[0].lut)))
+        out.append(Sample(rec.model.name, checkpoint_logic(ck, flow), int(figs[0].lut)))
     return out
 
 
@@ -137,7 +139,7 @@ def save(model: LutModel, path: str | Path, samples: Sequence[Sample] = ()) -> P
 
 def load(path: str | Path) -> LutModel:
     d = json.loads(Path(path).read_text())
-    return LutModel(**{k: d[k] for k in ("per_adder_bit", "per_table_lut", "designs", "loo_mape", "loo_max", "yosys")})
+    return LutModel(**{f.name: d[f.name] for f in fields(LutModel)})
 
 
 def default_model() -> LutModel:
