@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from jsc_hw import loaders
+from jsc_hw import kernels, loaders, native
 from jsc_hw.config import DataSpec, ModelSpec, QuantSpec, TrainSpec, TrialConfig, load_sweep
 from jsc_hw.data import Splits, make_splits
 from jsc_hw.nets import BatchedNet
@@ -134,8 +134,12 @@ def main() -> None:
     parser.add_argument("--no-study", action="store_true", help="skip the full-study timing")
     parser.add_argument("--cases", nargs="*", default=list(CASES), help=f"subset of {list(CASES)}")
     parser.add_argument("--batch-sizes", nargs="*", type=int, default=list(BATCH_SIZES))
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="leave glibc's malloc as it is (sweep workers call native.keep_freed_memory)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if not args.default_malloc:  # as every sweep worker does; the baselines run with the same allocator
+        native.keep_freed_memory()
     with tempfile.TemporaryDirectory(prefix="jsc_bench_") as tmp:
         run(args, Path(tmp))
 
@@ -147,7 +151,8 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
     steps = 100 if args.quick else args.steps
     r = args.repeats
     print(f"data: {jets.source} ({len(jets)} rows; train {len(splits.train.y)}), torch {torch.__version__}, "
-          f"{args.threads} thread(s), lr 1e-3")
+          f"{args.threads} thread(s), lr 1e-3, native kernels {'on' if kernels.library() else 'off'}, "
+          f"malloc {'default' if args.default_malloc else 'keeps freed memory'}")
     print(f"| case | batch | DataLoader s/epoch | in-memory s/epoch | jsc-hw R=1 s/epoch | ratio R=1 | "
           f"jsc-hw R={r} s/epoch (per model) | per model vs DataLoader | per model vs in-memory |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from jsc_hw import native
 from jsc_hw.config import TrialConfig, to_dict
 from jsc_hw.errors import TrainingError
 from jsc_hw.files import atomic_write
@@ -53,6 +54,7 @@ def train_repeats(job: Job, progress: Callable[[int], None] | None = None) -> li
     from jsc_hw.hardware import cost
     from jsc_hw.train import fit, save_checkpoint
 
+    native.keep_freed_memory()  # activations are reused, not mapped and page-faulted anew every step
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one core per worker: parallelism comes from the worker processes
     try:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import urllib.request
 import zipfile
 import zlib
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jsc_hw import native
 from jsc_hw.errors import DataError, MissingError
 from jsc_hw.files import atomic_write
 from jsc_hw.schema import CLASSES, FEATURES, Jets, feature_name, label_index
@@ -261,7 +261,7 @@ def embedded_card() -> dict:
 
 def fetch_openml(cache: Path | None = None, timeout_s: float = 60.0) -> Path:
     """Download OpenML 42468 (hls4ml_lhc_jets_hlf) as ARFF into the user cache once; return the cached file."""
-    cache = cache or Path(os.environ.get("JSC_HW_CACHE", Path.home() / ".cache" / "jsc-hw")) / "openml"
+    cache = cache or native.cache_dir() / "openml"
     target = cache / f"openml_{OPENML_ID}.arff"
     if target.exists():
         return target

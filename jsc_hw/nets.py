@@ -16,7 +16,7 @@ from torch import nn
 from jsc_hw.config import ModelSpec, QuantSpec, TrialConfig
 from jsc_hw.errors import ConfigError
 from jsc_hw.layers import Act, BatchNorm, Conv1d, Flatten, Layer, Linear, Residual, TwinNet
-from jsc_hw.layers import hidden_act, input_quant, relu
+from jsc_hw.layers import hidden_act, input_quant, relu, run
 from jsc_hw.schema import N_CLASSES, N_FEATURES
 
 
@@ -113,10 +113,7 @@ class BatchedNet(nn.Module):
         return len(self.seeds)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        a = Act(x.view(x.shape[0], x.shape[1], *self.input_shape), None)
-        for layer in self.layers:
-            a = layer(a)
-        return a.x
+        return run(self.layers, Act(x.view(x.shape[0], x.shape[1], *self.input_shape), None)).x
 
     @torch.no_grad()
     def widest_activation(self) -> int:

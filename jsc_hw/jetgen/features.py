@@ -6,8 +6,8 @@ constituents of one jet already found (by Pythia's SlowJet, i.e. fjcore anti-kT,
 
 * ``cpp``: ``_jscfeat.cc``: FastJet clustering, fjcontrib SoftDrop, and the ECF sums of the fjcontrib
   ``EnergyCorrelator*`` classes computed in one fused pass; compiled on first use with g++ against the FastJet +
-  fjcontrib libraries shipped inside the ``fastjet`` wheel, cached in ``~/.cache/jsc-hw/`` (or
-  ``$JSC_HW_CACHE``) under a hash of the source and the wheel location;
+  fjcontrib libraries shipped inside the ``fastjet`` wheel, cached by :mod:`jsc_hw.native` under a hash of the
+  source and the wheel location;
 * ``fjcontrib``: the same library calling the fjcontrib classes one observable at a time (the reference);
 * ``numpy``: :mod:`jsc_hw.jetgen.numpy_features`, an independent implementation used when no compiler is
   available.  All three agree to ~1e-13 (tests/test_jetgen.py).
@@ -16,10 +16,7 @@ constituents of one jet already found (by Pythia's SlowJet, i.e. fjcore anti-kT,
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import logging
-import os
-import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jsc_hw.errors import ConfigError, MissingError, ToolError
+from jsc_hw import native
+from jsc_hw.errors import ConfigError, ToolError
 from jsc_hw.jetgen.columns import COLUMNS
 
 log = logging.getLogger(__name__)
@@ -46,32 +44,15 @@ class Backend:
     jet: JetFeatures  # the constituents of one jet
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("JSC_HW_CACHE", Path.home() / ".cache" / "jsc-hw"))
-
-
-def build_library(timeout_s: float = 300.0) -> Path:
+def build_library() -> Path:
     """Compile ``_jscfeat.cc`` once per (source, fastjet wheel) into the cache; return the ``.so`` path."""
     import fastjet
 
     fj = Path(fastjet.__file__).resolve().parent
-    key = hashlib.sha256(SOURCE.read_bytes() + str(fj).encode()).hexdigest()[:16]
-    out_dir = cache_dir() / f"jscfeat-{key}"
-    lib = out_dir / "libjscfeat.so"
-    if lib.exists():
-        return lib
-    compiler = shutil.which(os.environ.get("CXX", "g++"))
-    if compiler is None:
-        raise MissingError("no C++ compiler (g++) on PATH: install one or use the numpy backend")
     libdir = fj / "lib64" if (fj / "lib64").is_dir() else fj / "lib"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / f"libjscfeat.{os.getpid()}.so"
-    cmd = [compiler, "-O2", "-fPIC", "-shared", "-std=c++17", str(SOURCE), f"-I{fj / 'include'}", f"-L{libdir}",
-           "-lfastjetcontribfragile", "-lfastjettools", "-lfastjet", f"-Wl,-rpath,{libdir}", "-o", str(tmp)]
-    log.info("building the fjcontrib feature library in %s", out_dir)
-    subprocess.run(cmd, cwd=out_dir, check=True, timeout=timeout_s, capture_output=True)
-    os.replace(tmp, lib)  # atomic: parallel workers may build at the same time
-    return lib
+    flags = ["-O2", "-std=c++17", f"-I{fj / 'include'}", f"-L{libdir}", "-lfastjetcontribfragile", "-lfastjettools",
+             "-lfastjet", f"-Wl,-rpath,{libdir}"]
+    return native.build(SOURCE, "jscfeat", flags, key=str(fj))
 
 
 def _library() -> ctypes.CDLL:
