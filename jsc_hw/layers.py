@@ -400,7 +400,7 @@ class Conv1d(_Weighted):
     def forward(self, a: Act, post: "QuantAct | None" = None) -> Act:
         w, b, scale = self.quantised(a.scale)
         x = a.x.permute(1, 2, 3, 0)  # (R, C, L, B): contiguous in the feature-major layout
-        if kernels.library() is not None and w.shape[3] <= kernels.MAX_KERNEL:
+        if kernels.library() is not None and w.shape[3] <= kernels.MAX_KERNEL and x.dtype == torch.float32:
             fuse = post is not None and post.enabled
             y = _NativeConv.apply(x, w, b, self.padding, post.native if fuse else None)
             out = Act(y.permute(3, 0, 1, 2), post.scale if fuse else scale)  # (B, R, out, L_out) view
