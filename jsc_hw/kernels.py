@@ -57,10 +57,15 @@ def library() -> ctypes.CDLL | None:
     if os.environ.get("JSC_HW_NATIVE", "1") == "0":
         return None
     try:
-        lib = ctypes.CDLL(str(native.build(SOURCE, "jsckernels", FLAGS, key=_cpu())))
+        return load(native.build(SOURCE, "jsckernels", FLAGS, key=_cpu()))
     except (MissingError, OSError, subprocess.SubprocessError) as exc:
         log.warning("native training kernels unavailable (%s); the layers use their torch path (slower)", exc)
         return None
+
+
+def load(path: Path) -> ctypes.CDLL:
+    """A compiled ``_kernels.cc`` with its functions' signatures set."""
+    lib = ctypes.CDLL(str(path))
     for name, (args, res) in _SIGNATURES.items():
         fn = getattr(lib, name)
         fn.argtypes, fn.restype = args, res

@@ -131,6 +131,37 @@ def test_weight_bias_quantiser_matches_torch_path(monkeypatch, shape, bits, bias
     assert 0 < int((gb == 0).sum()) < gb.numel()  # some biases clamped (no gradient), some not
 
 
+def test_portable_build_matches_the_native_one(monkeypatch):
+    """Built for any x86-64 / other target (no -march: SSE2 vectors, no FMA, no AVX-512 mask instructions), the
+    kernels give the same values and masks, and gradients equal up to the FMA's rounding."""
+    portable = kernels.load(native.build(kernels.SOURCE, "jsckernels-portable", ("-O3", "-std=gnu++17", "-Wno-psabi")))
+    q = QuantAct(4, 2, signed=False)
+    x, w, b, gy = _conv_operands(2, 8, 16, 16, 37, 3, 1)
+
+    def run():
+        y, m = kernels.conv_forward(x, w, b, 1, q.native, mask=True)
+        return (y, m, *kernels.conv_backward(x, w, gy, m, 1, True), *kernels.fake_quant(gy, q.native, mask=True))
+
+    here = run()
+    monkeypatch.setattr(kernels, "library", lambda: portable)
+    there = run()
+    for k in (0, 1, 5, 6):  # quantised values and masks
+        assert torch.equal(here[k], there[k])
+    for k in (2, 3, 4):  # gradients
+        _close(here[k], there[k])
+
+
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
 def test_keep_freed_memory_is_accepted_by_glibc():
     assert native.keep_freed_memory()
+
+
+def test_without_a_compiler_the_layers_fall_back_with_a_warning(monkeypatch, tmp_path, caplog):
+    monkeypatch.setenv("JSC_HW_CACHE", str(tmp_path))  # nothing built there yet
+    monkeypatch.setenv("CXX", "no-such-compiler")
+    assert kernels.library.__wrapped__() is None
+    assert "native training kernels unavailable" in caplog.text and "no C++ compiler" in caplog.text
+    monkeypatch.setenv("JSC_HW_NATIVE", "0")
+    monkeypatch.delenv("CXX")
+    assert kernels.library.__wrapped__() is None  # turned off: nothing is built
+    assert not list(tmp_path.iterdir())
