@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from jsc_hw import native
-from jsc_hw.errors import MissingError
+from jsc_hw.errors import MissingError, ToolError
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def library() -> ctypes.CDLL | None:
         return None
     try:
         return load(native.build(SOURCE, "jsckernels", FLAGS, key=_cpu()))
-    except (MissingError, OSError, subprocess.SubprocessError) as exc:
+    except (MissingError, ToolError, OSError, subprocess.SubprocessError) as exc:
         log.warning("native training kernels unavailable (%s); the layers use their torch path (slower)", exc)
         return None
 

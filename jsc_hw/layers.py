@@ -59,7 +59,8 @@ class _FakeQuant(torch.autograd.Function):
     ``lo <= round(x / s) <= hi``, i.e. (hi odd, lo even, round half to even) ``(lo - 0.5) s <= x < (hi + 0.5) s``,
     which is ``hardtanh_backward``'s open interval (below, (hi + 0.5) s) with below = the float32 just under
     (lo - 0.5) s (0 for ReLU).  A truncating quantiser (``floor``) computes floor(clamp(x) / s) * s, and its
-    gradient passes where ``lo <= floor(x / s) <= hi``: ``lo s <= x < (hi + 1) s``.
+    gradient passes where ``lo <= floor(x / s) <= hi``: ``lo s <= x < (hi + 1) s``.  With the native kernels
+    (``kernels.fake_quant``, on a dense input) the same values and mask come from one pass, the mask kept as bytes.
     """
 
     @staticmethod

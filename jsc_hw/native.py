@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 from typing import Sequence
 
-from jsc_hw.errors import MissingError
+from jsc_hw.errors import MissingError, ToolError
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,13 @@ def build(source: Path, name: str, flags: Sequence[str], key: str = "", timeout_
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / f"lib{name}.{os.getpid()}.so"
     log.info("building %s in %s", source.name, out_dir)
-    subprocess.run([compiler, "-fPIC", "-shared", str(source), *flags, "-o", str(tmp)], cwd=out_dir, check=True,
-                   timeout=timeout_s, capture_output=True)
+    try:
+        subprocess.run([compiler, "-fPIC", "-shared", str(source), *flags, "-o", str(tmp)], cwd=out_dir, check=True,
+                       timeout=timeout_s, capture_output=True, text=True)
+    except subprocess.CalledProcessError as exc:
+        said = (exc.stderr or "").strip().splitlines()
+        raise ToolError(f"{compiler} could not build {source.name} ({said[-1] if said else f'exit {exc.returncode}'}):"
+                        f" check the compiler, or set CXX to another one") from exc
     os.replace(tmp, lib)  # atomic: parallel workers may build at the same time
     return lib
 
@@ -53,7 +58,7 @@ def keep_freed_memory(mmap_threshold: int = 64 << 20, trim_threshold: int = 512 
 
     A training step allocates and frees activations of a few MB; by default glibc maps and unmaps each one, and
     the kernel zero-fills every page again on first touch (JSC_rs1923, R = 10, batch 256: ~4,400 page faults and
-    ~5 ms of system time in a 19 ms step).  Process-wide and idempotent; the job runner (``jobs.train_repeats``)
+    ~6 ms of system time in a 21 ms step).  Process-wide and idempotent; the job runner (``jobs.train_repeats``)
     calls it in each worker.  Returns False where the C library is not glibc (nothing changes).
     """
     try:

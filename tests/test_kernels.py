@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from jsc_hw import kernels, native
+from jsc_hw.errors import ToolError
 from jsc_hw.layers import Act, QuantAct, _FakeWeightBias, _NativeConv, _ShiftConv
 
 if kernels.library() is None:
@@ -165,3 +166,11 @@ def test_without_a_compiler_the_layers_fall_back_with_a_warning(monkeypatch, tmp
     monkeypatch.delenv("CXX")
     assert kernels.library.__wrapped__() is None  # turned off: nothing is built
     assert not list(tmp_path.iterdir())
+
+
+def test_a_compiler_error_is_a_tool_error_naming_the_source(tmp_path, monkeypatch):
+    monkeypatch.setenv("JSC_HW_CACHE", str(tmp_path))
+    bad = tmp_path / "bad.cc"
+    bad.write_text("int f( {\n")
+    with pytest.raises(ToolError, match="could not build bad.cc"):
+        native.build(bad, "bad", ("-O0",))
