@@ -49,6 +49,7 @@ def train_repeats(job: Job, progress: Callable[[int], None] | None = None) -> li
 
     import torch
 
+    from jsc_hw import kernels
     from jsc_hw.data import load_splits
     from jsc_hw.distill import soft_targets
     from jsc_hw.hardware import cost
@@ -64,6 +65,8 @@ def train_repeats(job: Job, progress: Callable[[int], None] | None = None) -> li
         net, results = fit(job.trial, splits, job.seeds, progress=progress, soft=soft)
     finally:
         torch.set_num_threads(threads)  # an in-process caller (the search) keeps its own setting
+    # which path trained it: the native kernels and the torch path differ in gradient rounding (jsc_hw.kernels)
+    kernel_path = "native" if kernels.library() is not None else "torch"
     hw = to_dict(cost.estimate(job.trial))
     out = []
     with tempfile.TemporaryDirectory(prefix="jsc-hw-ckpt-") as tmp:
@@ -77,7 +80,7 @@ def train_repeats(job: Job, progress: Callable[[int], None] | None = None) -> li
                          train_acc_last_step=res.train_acc_last_step, seconds=res.seconds, cost=hw,
                          checkpoint=checkpoint_relpath(job.trial.name, k),
                          train_acc_epoch_mean=epoch_mean,
-                         schema=SCHEMA, versions=software_versions())
+                         schema=SCHEMA, versions={**software_versions(), "training kernels": kernel_path})
             out.append(Trained(rec, blob))
     return out
 

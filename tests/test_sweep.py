@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from jsc_hw import kernels
 from jsc_hw.cli import main
 from jsc_hw.config import sweep_from_dict
 from jsc_hw.errors import JscHwError
@@ -29,6 +30,7 @@ def test_sweep_writes_records_table_and_plots_and_reruns_train_nothing(synthetic
         assert len(r.val_acc) == 2 and 0.2 < r.val_acc_last_epoch <= 1 and (run_dir / r.checkpoint).is_file()
         assert r.cost["params"] == 117 and r.schema == SCHEMA
         assert r.versions["torch"] and r.versions["brevitas"] and r.versions["jsc-hw"] and "git" in r.versions
+        assert r.versions["training kernels"] == ("native" if kernels.library() is not None else "torch")
         assert r.config == next(t for t in spec.trials if t.name == r.trial)
     a0 = [r for r in records if r.trial == "a" and r.repeat == 0][0]
     assert a0.val_acc_last_epoch > 0.5
