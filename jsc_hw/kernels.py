@@ -1,5 +1,6 @@
-"""Native training kernels (``_kernels.cc``): Conv1d forward and backward on (R, C, L, B) blocks, and the fake
-quantiser with its straight-through mask in one pass.
+"""Native training kernels (``_kernels.cc``): Conv1d forward and backward on (R, C, L, B) blocks, optionally fused
+with the quantiser after it; the activation quantiser with its straight-through mask in one pass; the weight and
+bias quantisers with their backward.
 
 They serve the batched layers (:mod:`jsc_hw.layers`), which call them when the library is available and run their
 torch path otherwise; both give the same forward values bit for bit (every quantised sum is exact in float32) and

@@ -46,6 +46,7 @@ class Layer(nn.Module):
 
 
 MAGIC_ROUNDING_BITS = 20
+MAGIC, FLOOR, ROUND = 0, 1, 2  #: how a quantiser rounds (jsc_fake_quant's modes): (y + M) - M, floor, round
 
 
 class _FakeQuant(torch.autograd.Function):
@@ -75,9 +76,9 @@ class _FakeQuant(torch.autograd.Function):
             ctx.save_for_backward(x)
             ctx.bounds = q.grad_bounds
         y = torch.clamp(x, *q.clamp_bounds)
-        if q.floor:
+        if q.rounding == FLOOR:
             return y.mul_(q.inv_scale).floor_().mul_(q.scale_t)
-        if q.bits <= MAGIC_ROUNDING_BITS:
+        if q.rounding == MAGIC:
             return y.add_(q.magic).sub_(q.magic)
         return y.mul_(q.inv_scale).round_().mul_(q.scale_t)
 
@@ -115,9 +116,9 @@ class QuantAct(Layer):
         self.grad_bounds = (_below(self.lo - half) * s if signed else 0.0, (self.hi + 1.0 - half) * s)
         self.magic = _const(1.5 * 2.0 ** 23 * s)  #: adding and subtracting it rounds to a multiple of s
         self.scale_t, self.inv_scale = _const(s), _const(1.0 / s)
-        mode = 1 if floor else 0 if bits <= MAGIC_ROUNDING_BITS else 2  # jsc_fake_quant's rounding modes
-        a = float(self.magic) if mode == 0 else 1.0 / s
-        self.native = (*self.clamp_bounds, mode, a, s, *self.grad_bounds)  #: the same quantiser for kernels.fake_quant
+        self.rounding = FLOOR if floor else MAGIC if bits <= MAGIC_ROUNDING_BITS else ROUND
+        a = float(self.magic) if self.rounding == MAGIC else 1.0 / s
+        self.native = (*self.clamp_bounds, self.rounding, a, s, *self.grad_bounds)  #: the same, for kernels.fake_quant
 
     def forward(self, a: Act) -> Act:
         if not self.enabled:
