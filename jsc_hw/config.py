@@ -53,6 +53,9 @@ class ModelSpec:
     #: arch "mlp": inputs per neuron of every Linear, drawn at random per neuron and repeat (LogicNets-style sparse
     #: layers whose neurons become truth tables, ``jsc-hw synth --rtl lut``); 0 = dense
     fan_in: int = 0
+    #: arch "dwn": a class score is the popcount of its group of last-layer bits x 1/tau (a power of two, so the
+    #: scores stay on a fixed-point grid and the RTL's popcounts are the trained model's logits)
+    tau: float = 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -243,6 +246,8 @@ def validate(obj: Any, prefix: str = "") -> None:
         if obj.fan_in < 0:
             raise ConfigError(f"{prefix}fan_in: inputs per neuron, at least 1 (or 0 for dense layers), "
                               f"got {obj.fan_in}")
+        if not (obj.tau > 0 and 2.0 ** round(math.log2(obj.tau)) == obj.tau):
+            raise ConfigError(f"{prefix}tau: a power of two (0.25, 0.5, 1, 2, ...), got {obj.tau:g}")
     elif isinstance(obj, TrainSpec):
         if obj.epochs < 1 or obj.batch_size < 1:
             raise ConfigError(f"{prefix}epochs and {prefix}batch_size must be at least 1")

@@ -18,6 +18,7 @@ from jsc_hw.errors import ConfigError
 from jsc_hw.layers import Act, BatchNorm, Conv1d, Flatten, Layer, Linear, Residual, TwinNet
 from jsc_hw.layers import hidden_act, input_quant, relu, run
 from jsc_hw.schema import N_CLASSES, N_FEATURES
+from jsc_hw.weightless import GroupSum, LutLayer, Thermometer
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,10 @@ Builder = Callable[[ModelSpec, QuantSpec, int], Arch]
 
 
 def _fixed(m: ModelSpec) -> None:
-    """A fixed architecture has no widths or fan-in to set."""
-    if m.hidden or m.fan_in:
-        raise ConfigError(f"model.hidden and model.fan_in apply to arch 'mlp' only; remove them for {m.arch!r}")
+    """A fixed architecture has no widths, fan-in or tau to set."""
+    if m.hidden or m.fan_in or m.tau != 1.0:
+        raise ConfigError(f"model.hidden, model.fan_in and model.tau apply to archs 'mlp' and 'dwn' only; remove them "
+                          f"for {m.arch!r}")
 
 
 def jsc_tiny(m: ModelSpec, q: QuantSpec, repeats: int) -> Arch:
@@ -84,11 +86,32 @@ def mlp(m: ModelSpec, q: QuantSpec, repeats: int) -> Arch:
     return Arch(layers, (N_FEATURES,))
 
 
+def dwn(m: ModelSpec, q: QuantSpec, repeats: int) -> Arch:
+    """A weightless network (``jsc_hw.weightless``): thermometer bits of the quantised input (every code of
+    ``fixed<input_bits, input_int_bits>``), LUT layers of ``model.hidden`` nodes (default 50) with ``model.fan_in``
+    inputs each (default 6: one LUT6), the first choosing its inputs; class scores = popcounts / ``model.tau``."""
+    hidden, n = tuple(m.hidden) or (50,), m.fan_in or 6
+    if hidden[-1] % N_CLASSES or not q.enabled:
+        raise ConfigError(f"arch 'dwn': the last LUT layer's width must be a multiple of {N_CLASSES} (one group of "
+                          f"bits a class), got {hidden[-1]}, and quant.enabled must be true (the input is codes)")
+    if q.input_bits > 10:
+        raise ConfigError(f"arch 'dwn': quant.input_bits {q.input_bits} gives {2 ** q.input_bits - 1} thermometer "
+                          "bits a feature; use at most 10")
+    inp = input_quant(q)
+    layers: list[Layer] = [inp, Thermometer(inp.lo, inp.hi)]
+    width = N_FEATURES * (inp.hi - inp.lo)
+    for i, nodes in enumerate(hidden):
+        layers.append(LutLayer(width, nodes, n, repeats, learned=i == 0))
+        width = nodes
+    return Arch(layers + [GroupSum(N_CLASSES, m.tau)], (N_FEATURES,))
+
+
 ARCHITECTURES: dict[str, Builder] = {
     "jsc_tiny": jsc_tiny,
     "jsc_rs1923": jsc_rs1923,
     "mlp_64_32_32": mlp_64_32_32,
     "mlp": mlp,  #: widths from model.hidden, per-layer bits from quant.*_per_layer
+    "dwn": dwn,  #: LUT nodes from model.hidden, their inputs from model.fan_in, score scale model.tau
 }
 
 

@@ -30,6 +30,7 @@ from jsc_hw.errors import UnsupportedModel
 from jsc_hw.fixed import FixedFormat, power_of_two_exp
 from jsc_hw.layers import TwinNet, _ResidualTwin, plain
 from jsc_hw.quant import rounds_down
+from jsc_hw.weightless import GroupSumTwin, LutTwin, ThermometerTwin, tau_exp
 
 MAX_TABLE_BITS = 10
 
@@ -72,7 +73,31 @@ class Threshold:
     exp: int  #: output value = code * 2**exp
 
 
-Stage = Table | MatVec | Requant | Push | AddSkip | Threshold
+@dataclass(frozen=True, eq=False)
+class Compare:
+    """The thermometer bits a weightless network uses: bit k = (x[feature[k]] > code[k]), one comparator each."""
+
+    feature: np.ndarray  #: (K,) int64 input element
+    code: np.ndarray  #: (K,) int64 input code it is compared with
+
+
+@dataclass(frozen=True, eq=False)
+class LutNodes:
+    """A layer of LUT nodes on bits: node j outputs tables[j, address], address bit k = bit inputs[j, k]."""
+
+    inputs: np.ndarray  #: (m, n) int64 indices into the previous stage's bits
+    tables: np.ndarray  #: (m, 2**n) int64 in {0, 1}
+
+
+@dataclass(frozen=True)
+class PopCount:
+    """Class scores of a weightless network: the number of ones in each of ``groups`` equal runs of bits."""
+
+    groups: int
+    exp: int  #: score value = count * 2**exp
+
+
+Stage = Table | MatVec | Requant | Push | AddSkip | Threshold | Compare | LutNodes | PopCount
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,6 +149,7 @@ class _Lowering:
         self.exp, self.shape, self.stages = inp.exp, shape, []
         self.fmt: FixedFormat | None = inp
         self.pending: list[nn.Module] = []  # float layers waiting for their quantiser
+        self.thermometer: tuple[int, int] | None = None  # (lo, hi) codes of a thermometer waiting for its LUTs
 
     def module(self, m: nn.Module) -> None:
         if isinstance(m, (qnn.QuantReLU, qnn.QuantIdentity)):
@@ -167,10 +193,26 @@ class _Lowering:
         elif isinstance(m, nn.Sequential):
             for sub in m:
                 self.module(sub)
+        elif isinstance(m, ThermometerTwin):
+            self.thermometer, self.fmt = (m.lo, m.hi), None
+        elif isinstance(m, LutTwin):
+            self._lut_nodes(m)
+        elif isinstance(m, GroupSumTwin):
+            self.exp = -tau_exp(m.tau)
+            self.stages.append(PopCount(m.classes, self.exp))
         else:
             raise UnsupportedModel(f"rtl: no integer lowering for {type(m).__name__}; supported: QuantLinear, "
                                    "QuantConv1d, QuantReLU, QuantIdentity, BatchNorm1d (before a quantiser), Flatten, "
-                                   "residual blocks")
+                                   "residual blocks, weightless (thermometer, LUT, group-sum) layers")
+
+    def _lut_nodes(self, m: LutTwin) -> None:
+        inputs = m.inputs.numpy().astype(np.int64)
+        if self.thermometer is not None:  # the first layer: only the thermometer bits it reads are built
+            lo, hi = self.thermometer
+            used, inputs = np.unique(inputs, return_inverse=True)
+            self.stages.append(Compare(used // (hi - lo), lo + used % (hi - lo)))
+            inputs, self.thermometer = inputs.reshape(m.inputs.shape), None
+        self.stages.append(LutNodes(inputs, m.tables.numpy().astype(np.int64)))
 
     def _table(self, out: FixedFormat, quantiser: nn.Module) -> None:
         inp = self.fmt
@@ -228,6 +270,12 @@ def accumulator_bound(net: IntNet) -> int:
         elif isinstance(st, Threshold):
             lo = np.full(len(lo), st.bias, dtype=object)
             hi, exp = lo + st.t.shape[1], st.exp
+        elif isinstance(st, (Compare, LutNodes)):
+            n = len(st.code) if isinstance(st, Compare) else len(st.inputs)
+            lo, hi = np.zeros(n, dtype=object), np.ones(n, dtype=object)
+        elif isinstance(st, PopCount):
+            lo, hi = np.zeros(st.groups, dtype=object), np.full(st.groups, len(lo) // st.groups, dtype=object)
+            exp = st.exp
         elif isinstance(st, AddSkip):
             s_lo, s_hi, s_exp = skips.pop()
             sa, sb = 2 ** (exp - st.exp), 2 ** (s_exp - st.exp)
@@ -249,6 +297,13 @@ def simulate(net: IntNet, x: np.ndarray) -> np.ndarray:
             v, exp = requantise(v, st.out.exp - exp, st.out), st.out.exp
         elif isinstance(st, Threshold):
             v, exp = st.bias + (v[:, :, None] >= st.t[None]).sum(-1), st.exp
+        elif isinstance(st, Compare):
+            v = (v[:, st.feature] > st.code).astype(np.int64)
+        elif isinstance(st, LutNodes):
+            addr = (v[:, st.inputs] << np.arange(st.inputs.shape[1])).sum(-1)  # (N, m)
+            v = st.tables[np.arange(len(st.tables)), addr]
+        elif isinstance(st, PopCount):
+            v, exp = v.reshape(len(v), st.groups, -1).sum(-1), st.exp
         elif isinstance(st, Push):
             skips.append((v, exp))
         elif isinstance(st, AddSkip):

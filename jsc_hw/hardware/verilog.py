@@ -25,7 +25,8 @@ import numpy as np
 from jsc_hw.errors import ConfigError
 from jsc_hw.files import atomic_write
 from jsc_hw.fixed import FixedFormat
-from jsc_hw.hardware.rtl import AddSkip, IntNet, MatVec, Push, Requant, Table, Threshold, matvec_range, requantise
+from jsc_hw.hardware.rtl import (AddSkip, Compare, IntNet, LutNodes, MatVec, PopCount, Push, Requant, Table, Threshold,
+                                 matvec_range, requantise)
 
 MULTS = ("csd", "dsp", "lut")
 #: ``mult="lut"``: a neuron whose inputs take at most this many bits on its port is written as its truth table
@@ -302,6 +303,37 @@ class _Top:
 
 
 
+    # ---- weightless networks: bits are unsigned 1-bit wires, written in the top (each is its own logic) ----
+    def bit(self, expr: str, prefix: str, clocked: bool = False) -> str:
+        b = self.body.name(prefix)
+        self.body.lines += [f"  reg {b};", f"  always @(posedge clk) {b} <= {expr};"] if clocked else \
+            [f"  wire {b} = {expr};"]
+        return b
+
+    def compare(self, st: Compare, v: list[str], rng: list[tuple[int, int]]) -> list[str]:
+        """A thermometer bit = one comparison of an input code with a constant."""
+        return [self.bit(f"{v[f]} > {_lit(int(c), max(width(*rng[f]), width(int(c), int(c))))}", "b")
+                for f, c in zip(st.feature, st.code)]
+
+    def lut_nodes(self, st: LutNodes, bits: list[str]) -> list[str]:
+        """Each node a constant of 2**n bits indexed by its n input bits (one LUT6 for n <= 6), registered."""
+        size, n = st.tables.shape[1], st.inputs.shape[1]
+        out = []
+        for ins, row in zip(st.inputs, st.tables):
+            packed = sum(int(b) << a for a, b in enumerate(row))
+            table = self.body.name("t")
+            self.body.lines.append(f"  wire [{size - 1}:0] {table} = {size}'h{packed:x};")
+            self.body.count(luts=table_luts(n, 1))
+            out.append(self.bit(f"{table}[{{{', '.join(bits[int(i)] for i in reversed(ins))}}}]", "r", clocked=True))
+        return out
+
+    def popcount(self, st: PopCount, bits: list[str]) -> tuple[list[str], list[tuple[int, int]]]:
+        g = len(bits) // st.groups
+        w = width(0, g)
+        terms = [[(False, f"$signed({{{w - 1}'d0, {b}}})") for b in bits[k * g:(k + 1) * g]] for k in range(st.groups)]
+        return [self.body.adder_tree(ts, w) for ts in terms], [(0, g)] * st.groups
+
+
 def write_verilog(net: IntNet, folder: str | Path, top: str = "jsc_net", mult: str = "csd") -> Design:
     """Fully parallel, pipelined Verilog of ``net`` in ``folder/<top>.v``."""
     if mult not in MULTS:
@@ -338,6 +370,13 @@ def write_verilog(net: IntNet, folder: str | Path, top: str = "jsc_net", mult: s
             v = [t.body.reg(x, width(*r)) for x in t.threshold(st, v, rng)]
             rng, exp = [r] * len(v), st.exp
             stages += 1
+        elif isinstance(st, Compare):
+            v, rng = t.compare(st, v, rng), [(0, 1)] * len(st.code)
+        elif isinstance(st, LutNodes):
+            v, rng = t.lut_nodes(st, v), [(0, 1)] * len(st.inputs)
+            stages += 1
+        elif isinstance(st, PopCount):
+            (v, rng), exp = t.popcount(st, v), st.exp
         elif isinstance(st, Push):
             skips.append((v, rng, exp, stages))
         elif isinstance(st, AddSkip):
