@@ -36,6 +36,46 @@ def held_out_rows(ckpt: Checkpoint, rows: int | None) -> tuple[np.ndarray, np.nd
     return splits.test.x[:n], splits.test.y[:n], splits.source
 
 
+#: architectures hls4ml has no layers for: their model folder has no project or C-simulation, and the RTL check in
+#: Verilator (against PyTorch) is the check behind their hardware figures
+NO_HLS4ML = {"dwn": "a weightless network's LUT nodes have no hls4ml layer"}
+
+
+def save_unexported(src: ModelSource, dest: Path, rows: int | None = None) -> dict:
+    """The model folder of a checkpoint hls4ml cannot take (``NO_HLS4ML``): checkpoint, config, card and a
+    verification.json with the PyTorch test accuracy (first maximum on ties) and no C-simulation."""
+    import torch
+
+    from jsc_hw.files import atomic_write
+    from jsc_hw.config import dump_yaml
+    from jsc_hw.train import first_max, save_checkpoint
+
+    ckpt = load_checkpoint(src.checkpoint)
+    cfg, net = ckpt.config, ckpt.net
+    x, y, source = held_out_rows(ckpt, rows)
+    with torch.no_grad():
+        pred = first_max(net.twin()(torch.from_numpy(x)).reshape(len(x), -1)).numpy()
+    acc, cost = float((pred == y).mean()), estimate(cfg)
+    ver = {"model": src.name, "source": src.note, "checkpoint": str(src.checkpoint), "data": source,
+           "arch": cfg.model.arch, "origin": "jsc-hw", "acc_pytorch": acc, "acc_csim": None, "rows_checked": None,
+           "rows_bit_exact": None, "bit_exact": None, "test_rows": len(y), "params": cost.params, "bops": cost.bops,
+           "c_simulation": f"none: {NO_HLS4ML[cfg.model.arch]}",
+           "acc_source": f"test split of {source}, {len(y)} rows (PyTorch; no C-simulation: "
+                         f"{NO_HLS4ML[cfg.model.arch]})"}
+    dest.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(dest / "checkpoint.pt", cfg, net, 0, ckpt.scaler, ckpt.metrics)
+    atomic_write(dest / "config.yaml", dump_yaml(cfg))
+    atomic_write(dest / "verification.json", __import__("json").dumps(ver, indent=1))
+    atomic_write(dest / "MODEL_CARD.md", "\n".join([
+        f"# Model card: {dest.name}", "", f"- architecture: `{cfg.model.arch}` ({cost.params} table entries)",
+        f"- training: {cfg.train.epochs} epochs, Adam lr {cfg.train.lr:g}, batch {cfg.train.batch_size} (config.yaml)",
+        f"- input fixed<{cfg.quant.input_bits},{cfg.quant.input_int_bits}>", f"- chosen: {src.note}",
+        f"- test accuracy (PyTorch, {len(y)} rows): {100 * acc:.2f} %",
+        f"- no hls4ml project: {NO_HLS4ML[cfg.model.arch]}; `jsc-hw synth models/{dest.name}` writes its Verilog and "
+        "checks it in Verilator against PyTorch", ""]))
+    return ver
+
+
 def export_checkpoint(src: ModelSource, out: Path, spec: hls.HlsSpec = hls.HlsSpec(), rows: int | None = None,
                       requantise: bool = False, save_model: Path | None = None) -> export.ExportResult:
     """Export ``src`` to the hls4ml project ``out``, C-simulated on its test split (``rows``: the first N rows);

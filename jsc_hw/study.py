@@ -23,11 +23,12 @@ from pathlib import Path
 from jsc_hw import hls
 from jsc_hw.config import SweepSpec, to_dict
 from jsc_hw.files import atomic_write
-from jsc_hw.model_export import ModelSource, export_checkpoint
+from jsc_hw.model_export import NO_HLS4ML, ModelSource, export_checkpoint, save_unexported
 from jsc_hw.progress import Progress
 from jsc_hw.runfolder import read_records, read_synth, software_versions
 from jsc_hw.select import DEFAULT_METRIC, Choice, best_trial
 from jsc_hw.sweep import dotted_value, run_sweep
+from jsc_hw.train import load_checkpoint
 
 log = logging.getLogger(__name__)
 DEFAULT_GROUP_BY = ("model.arch", "quant.weight_bits", "quant.act_bits", "prune.sparsity",
@@ -82,12 +83,16 @@ def export_group(run_dir: Path, group: str, choice: Choice, opt: StudyOptions) -
     folder, project = run_dir / "models" / group, run_dir / "hls" / group
     ver = folder / "verification.json"
     old = json.loads(ver.read_text()) if ver.is_file() else {}
-    same = old.get("checkpoint") == str(choice.checkpoint) and (opt.rows is None or old["rows_checked"] == opt.rows)
+    rows = old.get("rows_checked") if old.get("acc_csim") is not None else old.get("test_rows")
+    same = old.get("checkpoint") == str(choice.checkpoint) and (opt.rows is None or rows == opt.rows)
     if not _fresh(ver, choice.checkpoint, same):
         note = (f"best trial of group {group} by {choice.metric}: {choice.trial} (mean {choice.trial_mean:.4f} "
                 f"over {choice.repeats} repeats), repeat {choice.repeat} ({choice.value:.4f})")
-        export_checkpoint(ModelSource(group, choice.checkpoint, note), project, hls.HlsSpec(), opt.rows,
-                          save_model=folder)
+        src = ModelSource(group, choice.checkpoint, note)
+        if load_checkpoint(choice.checkpoint).config.model.arch in NO_HLS4ML:
+            save_unexported(src, folder, opt.rows)  # no C-simulation: the RTL check is the gate
+        else:
+            export_checkpoint(src, project, hls.HlsSpec(), opt.rows, save_model=folder)
     return json.loads(ver.read_text())
 
 
@@ -95,7 +100,7 @@ def synth_group(run_dir: Path, group: str, csim: dict, opt: StudyOptions) -> Pat
     from jsc_hw.hardware.synth import synth_checkpoint
 
     ckpt, out = run_dir / "models" / group / "checkpoint.pt", run_dir / "synth" / group
-    if not csim["bit_exact"]:
+    if csim["bit_exact"] is False:  # None: no C-simulation exists (NO_HLS4ML); the RTL check gates alone
         log.error("%s: C-simulation not bit-exact (%s/%s rows): no hardware figures", group, csim["rows_bit_exact"],
                   csim["rows_checked"])
         return None
@@ -154,7 +159,8 @@ def markdown(rows: list[StudyRow]) -> str:
                          "not synthesised (synth_max_params)")
             if pnr is not None:
                 hw[5] = f"{1000 / pnr.clock_ns:.1f}"
+        csim = ("n/a", "none (no hls4ml)") if v["acc_csim"] is None else \
+            (f"{v['acc_csim']:.4f}", f"{v['rows_bit_exact']}/{v['rows_checked']}")
         lines.append(f"| {r.group} | {c.trial} ({c.repeat}) | {c.trial_mean:.4f} | {v['acc_pytorch']:.4f} | "
-                     f"{v['acc_csim']:.4f} | {v['rows_bit_exact']}/{v['rows_checked']} | {rtl} | " + " | ".join(hw)
-                     + " |")
+                     f"{csim[0]} | {csim[1]} | {rtl} | " + " | ".join(hw) + " |")
     return head + "\n".join(lines) + "\n"

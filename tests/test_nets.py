@@ -43,10 +43,10 @@ def test_hidden_widths_shape_the_mlp_and_are_refused_elsewhere():
     assert sum(p.numel() for p in net.parameters()) == (16 * 8 + 8) + (8 * 4 + 4) + (4 * 5 + 5)
     n = sum(p.numel() for p in BatchedNet("mlp", QuantSpec(), [0]).parameters())
     assert n == 16 * 32 + 32 + 32 * 16 + 16 + 16 * 5 + 5
-    with pytest.raises(ValueError, match="model.hidden and model.fan_in apply to arch 'mlp' only; remove them for "
-                                         "'jsc_tiny'"):
+    with pytest.raises(ValueError, match="model.hidden, model.fan_in and model.tau apply to archs 'mlp' and 'dwn' "
+                                         "only; remove them for 'jsc_tiny'"):
         BatchedNet(ModelSpec(arch="jsc_tiny", hidden=(8,)), QuantSpec(), seeds=[0])
-    with pytest.raises(ValueError, match="apply to arch 'mlp' only"):
+    with pytest.raises(ValueError, match="apply to archs 'mlp' and 'dwn' only"):
         BatchedNet(ModelSpec(arch="jsc_tiny", fan_in=3), QuantSpec(), seeds=[0])
 
 

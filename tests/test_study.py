@@ -89,3 +89,29 @@ def test_default_group_names_say_how_a_group_is_pruned() -> None:
     assert group_name(("mlp", 6, 6, 0.0, ()), DEFAULT_GROUP_BY) == "mlp_w6a6"
     assert group_name(("mlp", 6, 6, 0.7, ()), DEFAULT_GROUP_BY) == "mlp_w6a6_p70"
     assert group_name(("mlp", 6, 6, 0.0, (0.88, 0.88, 0.5)), DEFAULT_GROUP_BY) == "mlp_w6a6_p88-88-50"
+
+
+def test_a_weightless_network_goes_through_the_study_without_hls4ml_gated_by_its_rtl_check(synthetic_npz, tmp_path):
+    """arch dwn has no hls4ml layers: its model folder holds the PyTorch test accuracy and no C-simulation, the RTL
+    is checked in Verilator and synthesised, the tables say "n/a", and a rerun redoes nothing."""
+    raw = sweep_spec_dict(synthetic_npz, epochs=1, repeats=1)
+    raw["base"]["model"] = {"arch": "dwn", "hidden": [20]}
+    raw["base"]["quant"] = {"input_bits": 5, "input_int_bits": 3}
+    raw["trials"] = [{"name": "dwn20"}]
+    spec, out = sweep_from_dict(raw), tmp_path / "study"
+    opt = StudyOptions(rows=400, vectors=400, group_by=("name",))
+    (row,) = run_study(spec, out, opt, workers=1)
+    assert row.csim["acc_csim"] is None and row.csim["bit_exact"] is None and row.csim["test_rows"] == 400
+    assert not (out / "hls" / row.group).exists()
+    rec = read_synth(row.synth)
+    assert rec.rtl_check["bit_exact"] and rec.rtl_check["vectors"] == 400
+    assert rec.model.acc_pytorch == row.csim["acc_pytorch"] and rec.model.acc_csim is None
+    assert rec.model.weight_bits == rec.model.act_bits == 1 and rec.model.params == 20 * 64
+    assert "no C-simulation" in rec.model.acc_source
+    (xil,) = [f for f in rec.figures if f.part.startswith("Xilinx")]
+    assert 20 <= xil.lut <= 200 and xil.latency_max_cycles == 3
+    assert "| n/a | none (no hls4ml) | bit-exact, 400 rows |" in (out / "study.md").read_text()
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.suffix in (".json", ".pt") and "report" not in
+              p.parts}
+    run_study(spec, out, opt, workers=1)
+    assert sorted(str(p.relative_to(out)) for p, t in stamps.items() if p.stat().st_mtime_ns != t) == ["study.json"]

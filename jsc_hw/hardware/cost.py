@@ -107,8 +107,17 @@ def _layer_costs(model: ModelSpec, q: QuantSpec) -> tuple[tuple[LayerCost, ...],
     for h in hooks:
         h.remove()
     masked = sum(int((m.mask[0] == 0).sum()) for m in net.modules() if isinstance(m, Linear) and m.mask is not None)
-    params = sum(p[0].numel() for p in net.parameters()) - masked  # a sparse Linear's absent weights are not learned
+    # a sparse Linear's absent weights are not learned; a learnable mapping's weights only choose a LUT's wiring
+    masked += sum(getattr(m, "training_only_parameters", 0) for m in net.modules())
+    params = sum(p[0].numel() for p in net.parameters()) - masked
     return tuple(out), params
+
+
+def model_bits(cfg: TrialConfig) -> tuple[int, int, int]:
+    """Weight, activation and input bits a hardware record shows: a weightless network (arch dwn) has one-bit table
+    entries and one-bit activations."""
+    q = cfg.quant
+    return (1, 1, q.input_bits) if cfg.model.arch == "dwn" else (q.weight_bits, q.act_bits, q.input_bits)
 
 
 def layer_costs(cfg: TrialConfig) -> tuple[LayerCost, ...]:

@@ -307,6 +307,9 @@ def _accuracies(checkpoint: Path, name: str, metrics: dict, data: str | None) ->
     last-epoch validation)."""
     ver_path = checkpoint.parent / "verification.json"
     ver = load_json(ver_path) if ver_path.exists() else {}
+    if isinstance(ver, dict) and ver.get("model") == name and ver.get("acc_pytorch") is not None \
+            and ver.get("acc_csim") is None:  # a model folder without C-simulation (model_export.NO_HLS4ML)
+        return {"acc_pytorch": ver["acc_pytorch"], "acc_csim": None, "acc_source": ver.get("acc_source", "test split")}
     if isinstance(ver, dict) and ver.get("model") == name and ver.get("acc_pytorch") is not None:
         return {"acc_pytorch": ver["acc_pytorch"], "acc_csim": ver.get("acc_csim"),
                 "csim_rows_checked": ver.get("rows_checked"), "csim_rows_bit_exact": ver.get("rows_bit_exact"),
@@ -315,6 +318,31 @@ def _accuracies(checkpoint: Path, name: str, metrics: dict, data: str | None) ->
     which = "test" if "test_acc" in metrics else "validation"
     return {"acc_pytorch": metrics.get("test_acc", metrics.get("val_acc_last_epoch")), "acc_csim": None,
             "acc_source": f"{which} accuracy, {metrics.get('data', data or 'embedded default')}"}
+
+
+def _test_rows(cfg) -> int:
+    """Rows of the checkpoint's test split (with finite features)."""
+    import numpy as np
+
+    from jsc_hw.data import make_splits
+    from jsc_hw.loaders import default_jets, read_jets
+
+    jets = read_jets(cfg.data.path, cfg.data.format, drop_invalid=True) if cfg.data.path else default_jets()
+    return int(np.isfinite(make_splits(jets, cfg.data).test.x).all(1).sum())
+
+
+def _checked_accuracy(twin, input_shape, x, y, src: str) -> dict:
+    """Test accuracy of a model without a C-simulation (no hls4ml lowering, e.g. a weightless network) whose RTL
+    check ran on its whole test split: the PyTorch twin's, first maximum on ties (as ``train.evaluate``)."""
+    import torch
+
+    from jsc_hw.train import first_max
+
+    with torch.no_grad():
+        pred = first_max(twin(x.reshape(len(x), *input_shape)).reshape(len(x), -1))
+    acc = float((pred.numpy() == y).mean())
+    return {"acc_pytorch": acc, "acc_csim": None,
+            "acc_source": f"{src}, all {len(y)} rows (PyTorch; no C-simulation: the RTL is checked on the same rows)"}
 
 
 def synth_checkpoint(checkpoint: str | Path, out_dir: str | Path, family: str = "xc7", dsp: bool = False,
@@ -327,7 +355,7 @@ def synth_checkpoint(checkpoint: str | Path, out_dir: str | Path, family: str = 
 
     ``synthesise=False``: Verilog and the Verilator check only (large models take Yosys hours on a laptop).
     The verdict is in the record (``read_synth(path).verdict``): callers decide what a failed check stops."""
-    from jsc_hw.hardware.cost import estimate
+    from jsc_hw.hardware.cost import estimate, model_bits
     from jsc_hw.train import load_checkpoint
 
     if vectors < 0:
@@ -335,16 +363,19 @@ def synth_checkpoint(checkpoint: str | Path, out_dir: str | Path, family: str = 
     ck = load_checkpoint(checkpoint)
     cfg, q = ck.config, ck.config.quant
     twin = ck.net.twin(0)
-    x, _, src = _check_inputs(cfg, vectors) if vectors else (None, None, "")
+    x, y, src = _check_inputs(cfg, vectors) if vectors else (None, None, "")
     net = rtl.lower(twin, ck.net.input_shape)
     checker = None if x is None else (lambda d: verilator.check(twin, ck.net.input_shape, x, d, net, timeout))
     res = open_source(net, out_dir, checker, family, dsp, ecp5, timeout=timeout, synthesise=synthesise, flatten=flatten,
                       rtl_flow=rtl_flow)
     cost = estimate(cfg)
     name = name or _folder_model(Path(checkpoint)) or cfg.name
-    model = ModelInfo(name=name, arch=cfg.model.arch, weight_bits=q.weight_bits, act_bits=q.act_bits,
-                      input_bits=q.input_bits, params=cost.params, bops=cost.bops,
-                      **_accuracies(Path(checkpoint), name, ck.metrics, cfg.data.path),
+    w_bits, a_bits, in_bits = model_bits(cfg)
+    accuracies = _accuracies(Path(checkpoint), name, ck.metrics, cfg.data.path)
+    if accuracies["acc_csim"] is None and y is not None and len(y) == _test_rows(cfg):
+        accuracies = _checked_accuracy(twin, ck.net.input_shape, x, y, src)
+    model = ModelInfo(name=name, arch=cfg.model.arch, weight_bits=w_bits, act_bits=a_bits, input_bits=in_bits,
+                      params=cost.params, bops=cost.bops, **accuracies,
                       rtl_bit_exact=None if res.check is None else res.check.bit_exact)
     return _write(out_dir, model, res, src, checkpoint=str(checkpoint))
 

@@ -14,6 +14,7 @@ from test_verilog import two_layer_net
 
 from jsc_hw.hardware import rtl, verilator
 from jsc_hw.config import ModelSpec, QuantSpec
+from jsc_hw.nets import BatchedNet
 from jsc_hw.fixed import FixedFormat
 from jsc_hw.hardware.verilog import write_verilog
 
@@ -175,3 +176,24 @@ def test_a_sparse_low_bit_mlp_as_truth_tables_is_bit_exact(tmp_path) -> None:
     assert "<<<" not in text and text.count("tab[x * ") == design.modules and design.instances == 24 + 12 + 5
     res = verilator.check(twin, net.input_shape, x, design, ints)
     assert res.bit_exact and res.reference_mismatches == 0 and res.vectors == 2000, res
+
+
+def test_a_weightless_network_is_bit_exact_and_a_flipped_table_bit_is_caught(tmp_path) -> None:
+    """arch dwn: comparators of the input codes, two LUT layers, popcounts; the RTL equals the twin on every row,
+    and the check fails when one table entry of one node is flipped."""
+    net = BatchedNet(ModelSpec(arch="dwn", hidden=(40, 20), tau=2.0), QuantSpec(input_bits=6, input_int_bits=3),
+                     seeds=[5]).eval()
+    twin, x = net.twin(0), inputs(3000)
+    ints = rtl.lower(twin, net.input_shape)
+    design = write_verilog(ints, tmp_path / "ok")
+    assert design.latency_cycles == 4  # input register, two LUT layers, output register
+    res = verilator.check(twin, net.input_shape, x, design, ints)
+    assert res.bit_exact and res.reference_mismatches == 0 and res.vectors == 3000
+    lut = next(s for s in ints.stages if isinstance(s, rtl.LutNodes))
+    addr = (rtl.simulate(replace(ints, stages=ints.stages[:1]), rtl.input_codes(twin, x))[:, lut.inputs[0]]
+            << np.arange(6)).sum(1)
+    tables = lut.tables.copy()
+    tables[0, addr[0]] ^= 1  # an entry the first row reads
+    wrong = replace(ints, stages=tuple(replace(s, tables=tables) if s is lut else s for s in ints.stages))
+    bad = verilator.check(twin, net.input_shape, x, write_verilog(wrong, tmp_path / "bad"), ints)
+    assert not bad.bit_exact and bad.mismatched_vectors >= 1
