@@ -361,7 +361,7 @@ def synth_checkpoint(checkpoint: str | Path, out_dir: str | Path, family: str = 
     if vectors < 0:
         raise ConfigError(f"--vectors: 0 (no check) or more rows, got {vectors}")
     ck = load_checkpoint(checkpoint)
-    cfg, q = ck.config, ck.config.quant
+    cfg = ck.config
     twin = ck.net.twin(0)
     x, y, src = _check_inputs(cfg, vectors) if vectors else (None, None, "")
     net = rtl.lower(twin, ck.net.input_shape)
