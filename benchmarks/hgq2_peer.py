@@ -127,7 +127,8 @@ def _verilator(rtl, x: np.ndarray, ref: np.ndarray) -> int | None:
 def jsc_hw_front(folder: Path, test_rows: int) -> list[tuple[float, int, str]]:
     """(test accuracy, LUT, name) of every bit-exact jsc-hw design synthesised by Yosys xc7 without DSPs whose
     C-simulated accuracy is on a test split of ``test_rows`` rows of the embedded default (the peer's split: older
-    records of a previous default have another size and are left out)."""
+    records of a previous default have another size and are left out), or, for a design without C-simulation, whose
+    RTL was checked on every one of those rows."""
     from jsc_hw.runfolder import read_synth
 
     out = []
@@ -135,6 +136,9 @@ def jsc_hw_front(folder: Path, test_rows: int) -> list[tuple[float, int, str]]:
         rec = read_synth(path)
         acc = rec.model.acc_csim
         same_split = rec.model.csim_rows_checked == test_rows and "embedded" in rec.model.acc_source
+        if acc is None and rec.rtl_check and rec.rtl_check["vectors"] == test_rows:
+            # no C-simulation (a weightless network): its RTL checked on every test row has PyTorch's accuracy
+            acc, same_split = rec.model.acc_pytorch, "embedded" in rec.model.acc_source
         if acc is None or not same_split or not rec.verdict.bit_exact or rec.model.origin != "jsc-hw":
             continue
         for f in rec.figures:

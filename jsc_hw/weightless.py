@@ -27,6 +27,7 @@ import torch
 from brevitas.quant_tensor import QuantTensor
 from torch import nn
 
+from jsc_hw.errors import ConfigError
 from jsc_hw.layers import Act, Layer
 
 MAPPING_TEMPERATURE = 1e-3  #: softmax temperature of the learnable mapping's backward pass (torch_dwn's default)
@@ -114,7 +115,7 @@ class Thermometer(Layer):
 
     def forward(self, a: Act) -> Act:
         if a.scale is None:
-            raise ValueError("a thermometer needs quantised input codes (quant.enabled: true)")
+            raise ConfigError("a thermometer needs quantised input codes: set quant.enabled: true")
         codes = torch.round(a.x / a.scale)
         return Act((codes.unsqueeze(-1) > self.levels).to(a.x.dtype).flatten(-2), None)
 
@@ -211,8 +212,8 @@ class GroupSumTwin(nn.Module):
 
 
 def tau_exp(tau: float) -> int:
-    """k with tau = 2**k (the scores are popcounts x 2**-k), or ValueError."""
+    """k with tau = 2**k (the scores are popcounts x 2**-k)."""
     k = round(math.log2(tau)) if tau > 0 else None
     if k is None or 2.0 ** k != tau:
-        raise ValueError(f"tau must be a power of two, got {tau}")
+        raise ConfigError(f"model.tau must be a power of two, got {tau}")
     return k
