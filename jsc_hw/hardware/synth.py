@@ -160,7 +160,8 @@ def yosys_xilinx(design: Design, work: str | Path, family: str = "xc7", dsp: boo
     cells = _cells(work / "stat.json", design.top)
     count = {k: sum(n for c, n in cells.items() if rx.match(c)) for k, rx in XILINX_CELLS.items()}
     depth = re.search(r"length=(\d+)", (work / "ltp.txt").read_text())
-    how = "flattened before synthesis" if flatten else f"{design.modules} distinct modules synthesised once each"
+    how = ("flattened before synthesis" if flatten else f"{design.modules} distinct modules synthesised once each"
+           if design.modules else "one module, the top (no sub-modules)")
     # DSP inference is its own flow (its own Pareto front in the report)
     tool = f"Yosys synth_xilinx ({Path(exe).name})" + (", DSP inference" if dsp else "") + \
         (", alkaid RTL" if design.mult == "alkaid" else "")
@@ -301,10 +302,11 @@ def _folder_model(checkpoint: Path) -> str | None:
     return ver.get("model") if isinstance(ver, dict) else None
 
 
-def _accuracies(checkpoint: Path, name: str, metrics: dict, data: str | None) -> dict:
+def _accuracies(checkpoint: Path, name: str, metrics: dict, data: str | None,
+                checked: Callable[[], dict | None] = lambda: None) -> dict:
     """PyTorch and C-sim test accuracy from the ``verification.json`` of an exported model folder (jsc-hw export
-    --save-model) when it is there, with the C-sim check's rows; else the checkpoint's own metrics (test, or
-    last-epoch validation)."""
+    --save-model) when it is there, with the C-sim check's rows; else the accuracy on the RTL check's rows when they
+    are the whole test split (``checked``); else the checkpoint's own metrics (test, or last-epoch validation)."""
     ver_path = checkpoint.parent / "verification.json"
     ver = load_json(ver_path) if ver_path.exists() else {}
     if isinstance(ver, dict) and ver.get("model") == name and ver.get("acc_pytorch") is not None \
@@ -315,6 +317,9 @@ def _accuracies(checkpoint: Path, name: str, metrics: dict, data: str | None) ->
                 "csim_rows_checked": ver.get("rows_checked"), "csim_rows_bit_exact": ver.get("rows_bit_exact"),
                 "acc_source": f"test split of {ver.get('data', '?')}, {ver.get('rows_checked')} rows; C-sim: hls4ml "
                               f"{ver.get('backend', '?')} {ver.get('io_type', '?')}"}
+    full = checked()
+    if full is not None:
+        return full
     which = "test" if "test_acc" in metrics else "validation"
     return {"acc_pytorch": metrics.get("test_acc", metrics.get("val_acc_last_epoch")), "acc_csim": None,
             "acc_source": f"{which} accuracy, {metrics.get('data', data or 'embedded default')}"}
@@ -371,9 +376,11 @@ def synth_checkpoint(checkpoint: str | Path, out_dir: str | Path, family: str = 
     cost = estimate(cfg)
     name = name or _folder_model(Path(checkpoint)) or cfg.name
     w_bits, a_bits, in_bits = model_bits(cfg)
-    accuracies = _accuracies(Path(checkpoint), name, ck.metrics, cfg.data.path)
-    if accuracies["acc_csim"] is None and y is not None and len(y) == _test_rows(cfg):
-        accuracies = _checked_accuracy(twin, ck.net.input_shape, x, y, src)
+    def checked() -> dict | None:
+        whole = y is not None and len(y) == _test_rows(cfg)
+        return _checked_accuracy(twin, ck.net.input_shape, x, y, src) if whole else None
+
+    accuracies = _accuracies(Path(checkpoint), name, ck.metrics, cfg.data.path, checked)
     model = ModelInfo(name=name, arch=cfg.model.arch, weight_bits=w_bits, act_bits=a_bits, input_bits=in_bits,
                       params=cost.params, bops=cost.bops, **accuracies,
                       rtl_bit_exact=None if res.check is None else res.check.bit_exact)

@@ -263,3 +263,28 @@ def test_truth_tables_cost_fewer_luts_than_adder_trees_for_a_sparse_low_bit_net(
     # a table's output register is as wide as the values it holds, not as its adder tree's worst-case bound
     # (Yosys drops the registers of constant bits, so neither is the plain sum of the port widths)
     assert 0 < lut.ff <= csd.ff, (lut.ff, csd.ff)
+
+
+@pytest.mark.requires("verilator", "yosys")
+def test_a_weightless_checkpoint_checked_on_its_whole_test_split_carries_that_accuracy(synthetic_npz, tmp_path):
+    """No model folder and no C-simulation (arch dwn): when the RTL check ran on every test row, the record's accuracy
+    is the PyTorch model's on those rows (its Verilog is bit-exact there), not the last validation epoch's."""
+    import json
+
+    import torch
+
+    from jsc_hw.config import DataSpec, ModelSpec, QuantSpec, TrainSpec, TrialConfig
+    from jsc_hw.data import load_splits
+    from jsc_hw.train import evaluate, fit, save_checkpoint
+
+    cfg = TrialConfig(name="w", model=ModelSpec(arch="dwn", hidden=(15,)), quant=QuantSpec(input_bits=5),
+                      train=TrainSpec(epochs=1, batch_size=64, lr=1e-2), data=DataSpec(path=str(synthetic_npz)))
+    splits = load_splits(cfg.data)
+    net, res = fit(cfg, splits, [0])
+    ckpt = save_checkpoint(tmp_path / "w.pt", cfg, net, 0, splits.scaler, {"val_acc_last_epoch": res[0].val_acc[-1]})
+    rec = json.loads(synth.synth_checkpoint(ckpt, tmp_path / "hw", vectors=10 ** 6).read_text())
+    acc, _ = evaluate(net, torch.from_numpy(splits.test.x), torch.from_numpy(splits.test.y))
+    assert rec["rtl_check"]["bit_exact"] and rec["rtl_check"]["vectors"] == len(splits.test.y)
+    assert rec["model"]["acc_pytorch"] == pytest.approx(float(acc[0]), abs=1e-12)
+    assert f"all {len(splits.test.y)} rows" in rec["model"]["acc_source"]
+    assert rec["model"]["acc_csim"] is None and rec["figures"][0]["lut"] > 0
