@@ -15,7 +15,7 @@ import numpy as np
 from jsc_hw import export, hls
 from jsc_hw.hardware.cost import estimate
 from jsc_hw.data import load_splits
-from jsc_hw.errors import ConfigError
+from jsc_hw.errors import ConfigError, UnsupportedModel
 from jsc_hw.train import Checkpoint, load_checkpoint
 
 
@@ -82,6 +82,10 @@ def export_checkpoint(src: ModelSource, out: Path, spec: hls.HlsSpec = hls.HlsSp
     ``save_model``: also write a model folder there.  A float checkpoint needs ``requantise`` (post-training)."""
     ckpt = load_checkpoint(src.checkpoint)
     cfg, net = ckpt.config, ckpt.net
+    if cfg.model.arch in NO_HLS4ML:
+        raise UnsupportedModel(f"{src.checkpoint}: no hls4ml export for arch {cfg.model.arch!r} "
+                               f"({NO_HLS4ML[cfg.model.arch]}); `jsc-hw synth {src.checkpoint}` writes and checks "
+                               "its Verilog")
     x, y, source = held_out_rows(ckpt, rows)
     context = {"model": src.name, "source": src.note, "checkpoint": str(src.checkpoint), "data": source,
                "arch": cfg.model.arch, "origin": "jsc-hw"}

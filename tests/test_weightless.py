@@ -116,3 +116,16 @@ def test_the_lowering_is_the_twin_in_integers():
     x = torch.randn(3000, 16) * 2
     ref = (twin(x) / 2.0 ** ints.out_exp).numpy()
     assert np.array_equal(rtl.simulate(ints, rtl.input_codes(twin, x)), ref)
+
+
+def test_hls4ml_export_of_a_weightless_network_says_what_to_do_instead(tmp_path):
+    from jsc_hw.errors import UnsupportedModel
+    from jsc_hw.model_export import ModelSource, export_checkpoint
+    from jsc_hw.data import Scaler
+    from jsc_hw.train import save_checkpoint
+
+    cfg = TrialConfig(name="d", model=ModelSpec(arch="dwn", hidden=(10,)), quant=Q6)
+    net = BatchedNet(cfg.model, cfg.quant, seeds=[0])
+    ckpt = save_checkpoint(tmp_path / "d.pt", cfg, net, 0, Scaler((0.0,) * 16, (1.0,) * 16), {})
+    with pytest.raises(UnsupportedModel, match="no hls4ml export for arch 'dwn'.*jsc-hw synth"):
+        export_checkpoint(ModelSource("d", ckpt, "test"), tmp_path / "hls")
