@@ -311,7 +311,9 @@ class _Top:
         return b
 
     def compare(self, st: Compare, v: list[str], rng: list[tuple[int, int]]) -> list[str]:
-        """A thermometer bit = one comparison of an input code with a constant."""
+        """A thermometer bit = one comparison of an input code with a constant: a function of the input's bits,
+        counted as their truth table (one LUT6 up to 6 bits)."""
+        self.body.count(luts=sum(table_luts(width(*rng[f]), 1) for f in st.feature))
         return [self.bit(f"{v[f]} > {_lit(int(c), max(width(*rng[f]), width(int(c), int(c))))}", "b")
                 for f, c in zip(st.feature, st.code)]
 
