@@ -7,6 +7,7 @@ The CLI (``jsc-hw export``), ``jsc-hw study`` and ``models/build.py`` all export
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,8 +47,8 @@ def save_unexported(src: ModelSource, dest: Path, rows: int | None = None) -> di
     verification.json with the PyTorch test accuracy (first maximum on ties) and no C-simulation."""
     import torch
 
-    from jsc_hw.files import atomic_write
     from jsc_hw.config import dump_yaml
+    from jsc_hw.files import atomic_write
     from jsc_hw.train import first_max, save_checkpoint
 
     ckpt = load_checkpoint(src.checkpoint)
@@ -65,7 +66,7 @@ def save_unexported(src: ModelSource, dest: Path, rows: int | None = None) -> di
     dest.mkdir(parents=True, exist_ok=True)
     save_checkpoint(dest / "checkpoint.pt", cfg, net, 0, ckpt.scaler, ckpt.metrics)
     atomic_write(dest / "config.yaml", dump_yaml(cfg))
-    atomic_write(dest / "verification.json", __import__("json").dumps(ver, indent=1))
+    atomic_write(dest / "verification.json", json.dumps(ver, indent=1))
     atomic_write(dest / "MODEL_CARD.md", "\n".join([
         f"# Model card: {dest.name}", "", f"- architecture: `{cfg.model.arch}` ({cost.params} table entries)",
         f"- training: {cfg.train.epochs} epochs, Adam lr {cfg.train.lr:g}, batch {cfg.train.batch_size} (config.yaml)",

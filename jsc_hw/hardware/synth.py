@@ -271,7 +271,8 @@ def open_source(net: rtl.IntNet, out_dir: str | Path, checker: Callable[[Design]
 
 
 def _check_inputs(cfg, n: int):
-    """Up to n test-split rows of the checkpoint's own dataset, scaled with its scaler; seeded noise if absent."""
+    """Up to n test-split rows of the checkpoint's own dataset, scaled with its scaler (seeded noise if absent), their
+    labels and source, and whether they are the whole test split."""
     import numpy as np
     import torch
 
@@ -283,12 +284,12 @@ def _check_inputs(cfg, n: int):
         test = make_splits(jets, cfg.data).test
         ok = np.isfinite(test.x).all(1)  # a release may hold rows with missing substructure values
         x, y = test.x[ok][:n], test.y[ok][:n]
-        src = f"test split of {cfg.data.path or 'the embedded default'}"
+        src, whole = f"test split of {cfg.data.path or 'the embedded default'}", len(y) == int(ok.sum())
     except (FileNotFoundError, ValueError) as exc:
         log.warning("dataset unavailable (%s): checking the RTL on seeded Gaussian inputs", exc)
         x, y = np.random.default_rng(0).normal(0, 1.5, (n, 16)).astype(np.float32), None
-        src = "seeded Gaussian inputs"
-    return torch.from_numpy(np.ascontiguousarray(x)), y, src
+        src, whole = "seeded Gaussian inputs", False
+    return torch.from_numpy(np.ascontiguousarray(x)), y, src, whole
 
 
 def _folder_model(checkpoint: Path) -> str | None:
@@ -325,17 +326,6 @@ def _accuracies(checkpoint: Path, name: str, metrics: dict, data: str | None,
             "acc_source": f"{which} accuracy, {metrics.get('data', data or 'embedded default')}"}
 
 
-def _test_rows(cfg) -> int:
-    """Rows of the checkpoint's test split (with finite features)."""
-    import numpy as np
-
-    from jsc_hw.data import make_splits
-    from jsc_hw.loaders import default_jets, read_jets
-
-    jets = read_jets(cfg.data.path, cfg.data.format, drop_invalid=True) if cfg.data.path else default_jets()
-    return int(np.isfinite(make_splits(jets, cfg.data).test.x).all(1).sum())
-
-
 def _checked_accuracy(twin, input_shape, x, y, src: str) -> dict:
     """Test accuracy of a model without a C-simulation (no hls4ml lowering, e.g. a weightless network) whose RTL
     check ran on its whole test split: the PyTorch twin's, first maximum on ties (as ``train.evaluate``)."""
@@ -368,7 +358,7 @@ def synth_checkpoint(checkpoint: str | Path, out_dir: str | Path, family: str = 
     ck = load_checkpoint(checkpoint)
     cfg = ck.config
     twin = ck.net.twin(0)
-    x, y, src = _check_inputs(cfg, vectors) if vectors else (None, None, "")
+    x, y, src, whole = _check_inputs(cfg, vectors) if vectors else (None, None, "", False)
     net = rtl.lower(twin, ck.net.input_shape)
     checker = None if x is None else (lambda d: verilator.check(twin, ck.net.input_shape, x, d, net, timeout))
     res = open_source(net, out_dir, checker, family, dsp, ecp5, timeout=timeout, synthesise=synthesise, flatten=flatten,
@@ -377,7 +367,6 @@ def synth_checkpoint(checkpoint: str | Path, out_dir: str | Path, family: str = 
     name = name or _folder_model(Path(checkpoint)) or cfg.name
     w_bits, a_bits, in_bits = model_bits(cfg)
     def checked() -> dict | None:
-        whole = y is not None and len(y) == _test_rows(cfg)
         return _checked_accuracy(twin, ck.net.input_shape, x, y, src) if whole else None
 
     accuracies = _accuracies(Path(checkpoint), name, ck.metrics, cfg.data.path, checked)
