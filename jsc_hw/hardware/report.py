@@ -15,6 +15,7 @@ import csv
 import html
 import io
 import logging
+import textwrap
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -272,7 +273,7 @@ def plot(rows: list[Row], path: Path) -> Path:
                 title="this toolkit: accuracy vs BOPs (every model)")
     sources = sorted({r.model.acc_source for r in rows if r.model.acc_pytorch is not None})
     if sources:
-        fig.suptitle("accuracy: " + "; ".join(sources), fontsize=9)
+        fig.suptitle("\n".join(textwrap.wrap("accuracy: " + "; ".join(sources), 230)), fontsize=9)
     ax_lut.set(xscale="log", xlabel="LUT (Yosys synth_xilinx counts over-estimate Vivado ~1.6x; ECP5: LUT4 slots)",
                ylabel="accuracy (%; ties count as g)", title="this toolkit: accuracy vs LUT")
     ax_dsp.set(xlabel="DSP blocks (0: constant multiplications in LUTs and carry chains)", ylabel="accuracy (%)",
