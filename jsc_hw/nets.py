@@ -71,6 +71,8 @@ def mlp(m: ModelSpec, q: QuantSpec, repeats: int) -> Arch:
     """16 -> hidden... -> 5 ReLU MLP with widths ``model.hidden`` (default 32, 16), optional per-layer bit widths
     (``quant.weight_bits_per_layer``: one per Linear; ``quant.act_bits_per_layer``: one per hidden ReLU) and
     optional sparse neurons (``model.fan_in`` inputs each, the LUT-native layers of the LogicNets family)."""
+    if m.tau != 1.0:
+        raise ConfigError("model.tau applies to arch 'dwn' only (its popcount scores); remove it for 'mlp'")
     hidden = tuple(m.hidden) or (32, 16)
     widths = (N_FEATURES, *hidden, N_CLASSES)
     w_bits = q.weight_bits_per_layer or (q.weight_bits,) * (len(widths) - 1)

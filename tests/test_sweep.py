@@ -113,7 +113,7 @@ def test_set_name_or_a_varied_key_is_refused(synthetic_npz):
 @pytest.mark.parametrize("change, message", [
     ({"model.arch": "jsc_tinny"}, "trial b: unknown model.arch 'jsc_tinny'"),
     ({"data.path": "/nonexistent/jets.npz"}, "trial b: /nonexistent/jets.npz: no such file or folder"),
-    ({"model.hidden": [8]}, "trial b: model.hidden and model.fan_in apply to arch 'mlp' only"),
+    ({"model.hidden": [8]}, "trial b: model.hidden, model.fan_in and model.tau apply to archs 'mlp' and 'dwn' only"),
     ({"data.max_rows": 22, "data.val_fraction": 0.01}, "trial b: 22 rows are too few"),
 ])
 def test_a_typo_fails_in_the_driver_and_leaves_nothing_behind(synthetic_npz, tmp_path, change, message):

@@ -82,6 +82,7 @@ def test_the_design_parameters_are_the_truth_tables_not_the_mapping_weights():
 @pytest.mark.parametrize("model, why", [
     (ModelSpec(arch="dwn", hidden=(12,)), "multiple of 5"),
     (ModelSpec(arch="jsc_tiny", tau=2.0), "model.tau apply"),
+    (ModelSpec(arch="mlp", tau=2.0), "model.tau applies to arch 'dwn' only"),
 ])
 def test_bad_weightless_specs_are_refused(model, why):
     with pytest.raises(ConfigError, match=why):
