@@ -54,6 +54,17 @@ def addresses(bits: torch.Tensor, n: int) -> torch.Tensor:
     return (bits.unflatten(-1, (-1, n)).to(torch.int64) * weights).sum(-1)
 
 
+def thermometer(codes: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
+    """(..., F) integer codes (as floats) -> (..., F (hi - lo)) bits ``code > c``, c = lo .. hi - 1, feature-major."""
+    levels = torch.arange(lo, hi, dtype=codes.dtype)
+    return (codes.unsqueeze(-1) > levels).to(codes.dtype).flatten(-2)
+
+
+def group_sum(bits: torch.Tensor, classes: int, tau: float) -> torch.Tensor:
+    """(..., m) bits -> (..., classes) popcounts of consecutive groups of m / classes bits, / tau."""
+    return bits.unflatten(-1, (classes, -1)).sum(-1) / tau
+
+
 class _EFD(torch.autograd.Function):
     """(B, R, m n) bits, (R, m, 2**n) real tables -> (B, R, m) bits: the tables binarised at 0, looked up."""
 
@@ -111,13 +122,11 @@ class Thermometer(Layer):
     def __init__(self, lo: int, hi: int) -> None:
         super().__init__()
         self.lo, self.hi = lo, hi
-        self.register_buffer("levels", torch.arange(lo, hi, dtype=torch.float32), persistent=False)
 
     def forward(self, a: Act) -> Act:
         if a.scale is None:
             raise ConfigError("a thermometer needs quantised input codes: set quant.enabled: true")
-        codes = torch.round(a.x / a.scale)
-        return Act((codes.unsqueeze(-1) > self.levels).to(a.x.dtype).flatten(-2), None)
+        return Act(thermometer(torch.round(a.x / a.scale), self.lo, self.hi), None)
 
     def twin(self, r: int) -> nn.Module:
         return ThermometerTwin(self.lo, self.hi)
@@ -129,8 +138,7 @@ class ThermometerTwin(nn.Module):
         self.lo, self.hi = lo, hi
 
     def forward(self, x: QuantTensor) -> torch.Tensor:
-        codes = torch.round(x.value / x.scale)
-        return (codes.unsqueeze(-1) > torch.arange(self.lo, self.hi, dtype=codes.dtype)).to(codes.dtype).flatten(1)
+        return thermometer(torch.round(x.value / x.scale), self.lo, self.hi)
 
 
 class LutLayer(Layer):
@@ -196,7 +204,7 @@ class GroupSum(Layer):
         self.classes, self.tau = classes, tau
 
     def forward(self, a: Act) -> Act:
-        return Act(a.x.unflatten(-1, (self.classes, -1)).sum(-1) / self.tau, 1.0 / self.tau)
+        return Act(group_sum(a.x, self.classes, self.tau), 1.0 / self.tau)
 
     def twin(self, r: int) -> nn.Module:
         return GroupSumTwin(self.classes, self.tau)
@@ -208,7 +216,7 @@ class GroupSumTwin(nn.Module):
         self.classes, self.tau = classes, tau
 
     def forward(self, bits: torch.Tensor) -> torch.Tensor:
-        return bits.unflatten(-1, (self.classes, -1)).sum(-1) / self.tau
+        return group_sum(bits, self.classes, self.tau)
 
 
 def tau_exp(tau: float) -> int:
