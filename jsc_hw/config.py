@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from jsc_hw.errors import ConfigError, MissingError
+from jsc_hw.fixed import power_of_two_exp
 
 FLOAT32_MAX = 3.4028234663852886e38  #: values are used as float32 tensors: larger ones become inf
 MIN_ROWS = 20  #: smallest data.max_rows: a few rows in each of the train, val and test splits
@@ -246,8 +247,10 @@ def validate(obj: Any, prefix: str = "") -> None:
         if obj.fan_in < 0:
             raise ConfigError(f"{prefix}fan_in: inputs per neuron, at least 1 (or 0 for dense layers), "
                               f"got {obj.fan_in}")
-        if not (obj.tau > 0 and 2.0 ** round(math.log2(obj.tau)) == obj.tau):
-            raise ConfigError(f"{prefix}tau: a power of two (0.25, 0.5, 1, 2, ...), got {obj.tau:g}")
+        try:
+            power_of_two_exp(obj.tau)
+        except ConfigError:
+            raise ConfigError(f"{prefix}tau: a power of two (0.25, 0.5, 1, 2, ...), got {obj.tau:g}") from None
     elif isinstance(obj, TrainSpec):
         if obj.epochs < 1 or obj.batch_size < 1:
             raise ConfigError(f"{prefix}epochs and {prefix}batch_size must be at least 1")

@@ -21,7 +21,6 @@ from.
 from __future__ import annotations
 
 import functools
-import math
 
 import torch
 from brevitas.quant_tensor import QuantTensor
@@ -218,10 +217,3 @@ class GroupSumTwin(nn.Module):
     def forward(self, bits: torch.Tensor) -> torch.Tensor:
         return group_sum(bits, self.classes, self.tau)
 
-
-def tau_exp(tau: float) -> int:
-    """k with tau = 2**k (the scores are popcounts x 2**-k)."""
-    k = round(math.log2(tau)) if tau > 0 else None
-    if k is None or 2.0 ** k != tau:
-        raise ConfigError(f"model.tau must be a power of two, got {tau}")
-    return k

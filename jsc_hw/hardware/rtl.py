@@ -30,7 +30,7 @@ from jsc_hw.errors import UnsupportedModel
 from jsc_hw.fixed import FixedFormat, power_of_two_exp
 from jsc_hw.layers import TwinNet, _ResidualTwin, plain
 from jsc_hw.quant import rounds_down
-from jsc_hw.weightless import GroupSumTwin, LutTwin, ThermometerTwin, tau_exp
+from jsc_hw.weightless import GroupSumTwin, LutTwin, ThermometerTwin
 
 MAX_TABLE_BITS = 10
 
@@ -198,7 +198,7 @@ class _Lowering:
         elif isinstance(m, LutTwin):
             self._lut_nodes(m)
         elif isinstance(m, GroupSumTwin):
-            self.exp = -tau_exp(m.tau)
+            self.exp = -power_of_two_exp(m.tau)  # scores = popcounts * 2**-k, tau = 2**k
             self.stages.append(PopCount(m.classes, self.exp))
         else:
             raise UnsupportedModel(f"rtl: no integer lowering for {type(m).__name__}; supported: QuantLinear, "

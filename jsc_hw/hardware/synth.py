@@ -329,13 +329,9 @@ def _accuracies(checkpoint: Path, name: str, metrics: dict, data: str | None,
 def _checked_accuracy(twin, input_shape, x, y, src: str) -> dict:
     """Test accuracy of a model without a C-simulation (no hls4ml lowering, e.g. a weightless network) whose RTL
     check ran on its whole test split: the PyTorch twin's, first maximum on ties (as ``train.evaluate``)."""
-    import torch
+    from jsc_hw.export import forward
 
-    from jsc_hw.train import first_max
-
-    with torch.no_grad():
-        pred = first_max(twin(x.reshape(len(x), *input_shape)).reshape(len(x), -1))
-    acc = float((pred.numpy() == y).mean())
+    acc = float((forward(twin, x.numpy(), input_shape).argmax(1) == y).mean())
     return {"acc_pytorch": acc, "acc_csim": None,
             "acc_source": f"{src}, all {len(y)} rows (PyTorch; no C-simulation: the RTL is checked on the same rows)"}
 
